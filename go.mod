@@ -1,0 +1,10 @@
+module github.com/wsmem/wsmem
+
+go 1.26.0
+
+require (
+	github.com/stretchr/testify v1.12.1
+	github.com/valyala/bytebufferpool v1.0.0
+)
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect

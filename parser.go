@@ -1,0 +1,154 @@
+package wsmem
+
+import "encoding/binary"
+
+// parser is the receive state machine. It takes frame headers, checks every
+// rule that spans frames (fragmentation, limits, interleaved control
+// frames), and unmasks and validates payload bytes as they pass. It owns no
+// buffer: the caller decides where bytes land, so the same parser serves the
+// blocking API (which reads into its own or the caller's memory) and the
+// push API (which is handed the caller's bytes).
+type parser struct {
+	h        Header // the frame in progress
+	left     int64  // payload bytes of h not yet consumed
+	msgLen   int64  // payload bytes of the message so far (declared)
+	frags    int32  // frames in the message so far
+	phase    uint8  // masking key phase at the next payload byte
+	inFrame  bool   // h was parsed and its payload is being consumed
+	msgOp    OpCode // OpText or OpBinary while a data message is open, else 0
+	msgRsv1  bool   // the open message is compressed
+	server   bool   // frames come from a client: must be masked
+	rsvAllow uint8  // reserved bits the negotiated extensions allow
+	utf8     utf8State
+}
+
+// headerSize returns the size of the header whose first two bytes are b0
+// and b1.
+func headerSize(b1 byte) int {
+	n := 2
+	switch b1 & 0x7F {
+	case 126:
+		n = 4
+	case 127:
+		n = 10
+	}
+	if b1&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// begin takes the header of the next frame (b holds at least the whole
+// header) and checks it against the connection and the message in
+// progress. It returns the header's size. Control frames leave the data
+// message state alone; their payload is the caller's to gather.
+func (p *parser) begin(b []byte, cfg *Config) (int, error) {
+	h, n, err := ParseHeader(b)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		panic("wsmem: parser.begin called without a whole header")
+	}
+	if err := h.Check(p.server, p.rsvAllow); err != nil {
+		return 0, err
+	}
+	if !h.OpCode.IsControl() {
+		if h.Length > cfg.maxFrameSize() {
+			return 0, errFrameTooBig
+		}
+		if h.OpCode == OpContinuation {
+			if p.msgOp == 0 {
+				return 0, errUnexpectedCont
+			}
+			p.frags++
+			if int(p.frags) > cfg.maxFragments() {
+				return 0, errTooManyFrags
+			}
+			p.msgLen += h.Length
+		} else {
+			if p.msgOp != 0 {
+				return 0, errExpectedCont
+			}
+			p.msgOp = h.OpCode
+			p.msgRsv1 = h.Rsv&Rsv1 != 0
+			p.frags = 1
+			p.msgLen = h.Length
+			p.utf8.reset()
+		}
+		// A compressed message is limited after inflating; its compressed
+		// size is limited by the same number, which bounds what is buffered.
+		if p.msgLen > cfg.maxMessageSize() {
+			return 0, errMessageTooBig
+		}
+	}
+	p.h = h
+	p.left = h.Length
+	p.phase = 0
+	p.inFrame = true
+	return n, nil
+}
+
+// text reports whether the payload of the current data message is UTF-8
+// text to validate as it passes (compressed text is validated after
+// inflating).
+func (p *parser) text() bool { return p.msgOp == OpText && !p.msgRsv1 }
+
+// payload moves the next len(src) payload bytes of the current frame to dst
+// (which may be src itself, or overlap it from below), unmasking them on
+// the way, and validates them when they are text. It costs one pass over
+// the bytes.
+func (p *parser) payload(dst, src []byte) error {
+	if p.h.Masked {
+		p.phase = uint8(maskCopy(dst, src, p.h.Mask, int(p.phase)))
+	} else if len(src) > 0 && &dst[0] != &src[0] {
+		copy(dst, src)
+	}
+	p.left -= int64(len(src))
+	if p.text() && !p.h.OpCode.IsControl() && !p.utf8.feed(dst[:len(src)]) {
+		return errInvalidUTF8
+	}
+	return nil
+}
+
+// endFrame closes the current frame once its payload is consumed. For a
+// data frame it reports whether that ended the message (FIN), and then
+// checks that the text did not stop inside a character.
+func (p *parser) endFrame() (messageEnd bool, err error) {
+	p.inFrame = false
+	if p.h.OpCode.IsControl() || !p.h.Fin {
+		return false, nil
+	}
+	if p.text() && !p.utf8.done() {
+		return true, errInvalidUTF8
+	}
+	return true, nil
+}
+
+// endMessage forgets the finished message.
+func (p *parser) endMessage() {
+	p.msgOp = 0
+	p.msgRsv1 = false
+	p.msgLen = 0
+	p.frags = 0
+}
+
+// checkClose validates a received close payload (already unmasked) and
+// returns its code: 1005 when it carries none.
+func checkClose(payload []byte) (StatusCode, error) {
+	switch {
+	case len(payload) == 0:
+		return StatusNoStatus, nil
+	case len(payload) == 1:
+		return 0, errCloseOneByte
+	}
+	code := StatusCode(binary.BigEndian.Uint16(payload))
+	if !code.validOnWire() {
+		return 0, errCloseCode
+	}
+	var u utf8State
+	if !u.feed(payload[2:]) || !u.done() {
+		return 0, errInvalidUTF8Close
+	}
+	return code, nil
+}

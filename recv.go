@@ -1,0 +1,627 @@
+package wsmem
+
+import (
+	"io"
+)
+
+// Which receive call owns a message that is still open (a deadline expired
+// inside it, or a reader has not finished it).
+const (
+	ownerNone uint8 = iota
+	ownerRecv
+	ownerNext
+	ownerReader
+)
+
+// landMin is the least room a caller's buffer must have for a read to land
+// in it directly when nothing is buffered.
+const landMin = scratchSize
+
+// recvState returns the error that ends receiving, if any.
+func (c *Conn) recvState() error {
+	switch {
+	case c.readErr != nil:
+		return c.readErr
+	case c.has(stateRecvClose):
+		return &c.closeErr
+	case c.has(stateClosed):
+		return ErrClosed
+	}
+	return nil
+}
+
+// readError turns an error from the net.Conn into what receive calls
+// return. A timeout leaves the connection as it was; anything else means
+// the connection dropped without a close frame (status 1006).
+func (c *Conn) readError(err error) error {
+	if isTimeout(err) {
+		return err
+	}
+	if c.has(stateClosed) {
+		return ErrClosed
+	}
+	if err == io.EOF && (c.p.msgOp != 0 || c.p.inFrame || c.rr != c.rw) {
+		err = io.ErrUnexpectedEOF
+	}
+	c.readErr = err
+	c.closeErr.Code = StatusAbnormal
+	c.shutdown()
+	return err
+}
+
+// fail handles a violation by the peer: it sends a close frame with the
+// violation's code, closes the connection and returns err, which every
+// later receive call returns too.
+func (c *Conn) fail(err error) error {
+	perr, ok := err.(*ProtocolError)
+	if !ok {
+		return c.readError(err)
+	}
+	c.readErr = perr
+	c.closeErr.Code = StatusAbnormal
+	c.sendCloseBounded(perr.Code)
+	c.shutdown()
+	return perr
+}
+
+// maxReadBuffer is the largest read buffer the connection uses.
+func (c *Conn) maxReadBuffer() int {
+	if c.readSlab != nil {
+		return len(c.readSlab)
+	}
+	return c.cfg.readBufferSize()
+}
+
+// usingScratch reports whether the read buffer is the Storage's scratch.
+func (c *Conn) usingScratch() bool { return c.rpool == nil && c.readSlab == nil }
+
+// fill reads until at least need bytes are buffered; need is at most
+// maxReadBuffer. It reads as much as the buffer takes.
+func (c *Conn) fill(need int) error {
+	for c.rw-c.rr < need {
+		if len(c.rbuf)-c.rr < need || (c.scratchIn && c.usingScratch()) {
+			c.makeRoom(need)
+		}
+		m, err := c.nc.Read(c.rbuf[c.rw:])
+		c.rw += m
+		if c.rw == len(c.rbuf) && c.usingScratch() {
+			c.scratchIn = true
+		}
+		if err != nil {
+			if c.rw-c.rr >= need {
+				return nil // the next read reports err again
+			}
+			return c.readError(err)
+		}
+	}
+	return nil
+}
+
+// makeRoom moves the buffered bytes to the front of a read buffer with room
+// for need bytes: the same buffer when it is large enough, else the
+// caller's slab or a pooled buffer. A busy stream leaves the scratch.
+func (c *Conn) makeRoom(need int) {
+	dst := c.rbuf
+	var old = c.rpool
+	if need > len(dst) || (c.scratchIn && c.usingScratch()) {
+		if c.readSlab != nil && need <= len(c.readSlab) {
+			dst = c.readSlab
+		} else {
+			c.rpool = getBuffer(&readPool, max(need, c.cfg.readBufferSize()))
+			dst = c.rpool.B
+		}
+	} else {
+		old = nil
+	}
+	n := copy(dst, c.rbuf[c.rr:c.rw])
+	if old != nil {
+		putBuffer(&readPool, old)
+	}
+	c.rbuf, c.rr, c.rw = dst, 0, n
+}
+
+// keep appends b, bytes read outside the read buffer, to the buffered ones.
+func (c *Conn) keep(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if len(b) > len(c.rbuf)-c.rw {
+		c.makeRoom(c.rw - c.rr + len(b))
+	}
+	c.rw += copy(c.rbuf[c.rw:], b)
+}
+
+// release gives the pooled read buffer back once nothing is buffered, so
+// that a connection waiting for its next message holds none.
+func (c *Conn) release() {
+	if c.rr != c.rw {
+		return
+	}
+	c.rr, c.rw = 0, 0
+	if c.rpool != nil {
+		putBuffer(&readPool, c.rpool)
+		c.rpool = nil
+		c.rbuf = c.scratch[:]
+		c.scratchIn = false
+	}
+}
+
+// nextFrame reads frame headers until one starts or continues a data
+// message, answering control frames on the way. land is the caller's memory
+// for the message's payload: when nothing is buffered and it has room, the
+// read lands in it, and the frame's first payload bytes are moved into
+// place (unmasked) in the same pass; nextFrame returns how many. With whole
+// set, a single-frame message that fits the read buffer is buffered
+// entirely before its header is taken.
+func (c *Conn) nextFrame(land []byte, whole bool) (int, error) {
+	for {
+		if c.rr == c.rw && len(land) >= landMin && c.readSlab == nil {
+			c.release()
+			m, err := c.nc.Read(land[:min(len(land), c.cfg.readBufferSize())])
+			if m == 0 {
+				if err != nil {
+					return 0, c.readError(err)
+				}
+				continue
+			}
+			// An error with m > 0 is reported again by the next read.
+			if placed, ok, err := c.landed(land[:m]); ok || err != nil {
+				return placed, err
+			}
+			c.keep(land[:m])
+		}
+		if err := c.fill(2); err != nil {
+			return 0, err
+		}
+		b0, b1 := c.rbuf[c.rr], c.rbuf[c.rr+1]
+		need := headerSize(b1)
+		length := int(b1 & 0x7F)
+		if OpCode(b0&0x0F).IsControl() && length <= MaxControlPayload {
+			need += length
+		} else if whole && b0&0x80 != 0 && length < 126 {
+			need += length
+		}
+		if err := c.fill(need); err != nil {
+			return 0, err
+		}
+		if whole && b0&0x80 != 0 && length >= 126 && !OpCode(b0&0x0F).IsControl() {
+			if h, n, _ := ParseHeader(c.rbuf[c.rr:c.rw]); n > 0 && int64(n)+h.Length <= int64(c.maxReadBuffer()) {
+				if err := c.fill(n + int(h.Length)); err != nil {
+					return 0, err
+				}
+			}
+		}
+		n, err := c.p.begin(c.rbuf[c.rr:c.rw], c.cfg)
+		if err != nil {
+			return 0, c.fail(err)
+		}
+		c.rr += n
+		if !c.p.h.OpCode.IsControl() {
+			return 0, nil
+		}
+		payload := c.rbuf[c.rr : c.rr+int(c.p.left)]
+		c.rr += len(payload)
+		_ = c.p.payload(payload, payload)
+		_, _ = c.p.endFrame()
+		if err := c.control(payload); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// landed takes a read that landed in the caller's memory b. When b starts
+// with a whole data frame header, the payload that follows is moved down
+// over the header, unmasked, and whatever lies past the frame is kept as
+// buffered input: ok is true and placed counts the payload bytes. Anything
+// else (a control frame, a partial header) is left for the caller to buffer.
+func (c *Conn) landed(b []byte) (placed int, ok bool, err error) {
+	if len(b) < 2 || len(b) < headerSize(b[1]) || OpCode(b[0]&0x0F).IsControl() {
+		return 0, false, nil
+	}
+	n, err := c.p.begin(b, c.cfg)
+	if err != nil {
+		return 0, false, c.fail(err)
+	}
+	k := int(min(c.p.left, int64(len(b)-n)))
+	if err := c.p.payload(b[:k], b[n:n+k]); err != nil {
+		return 0, false, c.fail(err)
+	}
+	c.keep(b[n+k:])
+	return k, true, nil
+}
+
+// readData moves payload of the open message into dst until dst is full or
+// the message ends, crossing frame boundaries. Bytes already buffered are
+// unmasked while copied; when none are, the read goes straight into dst,
+// bounded by the frame so that no byte of the next frame is taken.
+func (c *Conn) readData(dst []byte) (n int, end bool, err error) {
+	for {
+		if c.p.left > 0 {
+			if n == len(dst) {
+				return n, false, nil
+			}
+			if c.rr < c.rw {
+				k := int(min(int64(c.rw-c.rr), c.p.left, int64(len(dst)-n)))
+				err := c.p.payload(dst[n:n+k], c.rbuf[c.rr:c.rr+k])
+				c.rr += k
+				n += k
+				if err != nil {
+					return n, false, c.fail(err)
+				}
+				continue
+			}
+			c.release()
+			k := int(min(c.p.left, int64(len(dst)-n)))
+			m, rerr := c.nc.Read(dst[n : n+k])
+			if m > 0 {
+				err := c.p.payload(dst[n:n+m], dst[n:n+m])
+				n += m
+				if err != nil {
+					return n, false, c.fail(err)
+				}
+			}
+			if rerr != nil {
+				return n, false, c.readError(rerr)
+			}
+			continue
+		}
+		if c.p.inFrame {
+			end, err := c.p.endFrame()
+			if err != nil {
+				return n, false, c.fail(err)
+			}
+			if end {
+				c.p.endMessage()
+				return n, true, nil
+			}
+		}
+		placed, err := c.nextFrame(dst[n:], false)
+		n += placed
+		if err != nil {
+			return n, false, err
+		}
+	}
+}
+
+// skip reads the rest of the open message and drops it, validating it on
+// the way. It returns how many payload bytes it dropped.
+func (c *Conn) skip() (int64, error) {
+	var dropped int64
+	for {
+		if c.p.left > 0 {
+			if c.rr == c.rw {
+				if err := c.fill(1); err != nil {
+					return dropped, err
+				}
+			}
+			k := int(min(int64(c.rw-c.rr), c.p.left))
+			b := c.rbuf[c.rr : c.rr+k]
+			err := c.p.payload(b, b)
+			c.rr += k
+			dropped += int64(k)
+			if err != nil {
+				return dropped, c.fail(err)
+			}
+			continue
+		}
+		if c.p.inFrame {
+			end, err := c.p.endFrame()
+			if err != nil {
+				return dropped, c.fail(err)
+			}
+			if end {
+				c.p.endMessage()
+				return dropped, nil
+			}
+		}
+		if _, err := c.nextFrame(nil, false); err != nil {
+			return dropped, err
+		}
+	}
+}
+
+// messageOpen reports whether a data message has started and not ended.
+func (c *Conn) messageOpen() bool { return c.p.msgOp != 0 }
+
+// startRecv prepares a receive call by owner: it ends a view Next lent,
+// drops a message another call left open, and reports whether owner resumes
+// its own open message.
+func (c *Conn) startRecv(owner uint8) (resume bool, err error) {
+	if c.viewHeld {
+		c.viewHeld = false
+		if c.owner != ownerNext {
+			releaseBuffer(&messagePool, &c.msg)
+		}
+	}
+	if err := c.recvState(); err != nil {
+		return false, err
+	}
+	if !c.messageOpen() {
+		c.owner = ownerNone
+		return false, nil
+	}
+	if c.owner == owner {
+		return true, nil
+	}
+	releaseBuffer(&messagePool, &c.partial)
+	releaseBuffer(&messagePool, &c.msg)
+	c.truncated = false
+	c.owner = ownerNone
+	if _, err := c.skip(); err != nil {
+		return false, err
+	}
+	c.msgSeq++
+	return false, nil
+}
+
+// finishMessage records the end of a message received by any call.
+func (c *Conn) finishMessage() {
+	c.owner = ownerNone
+	c.truncated = false
+	c.msgSeq++
+	c.release()
+}
+
+func opFlags(op OpCode) Flags {
+	if op == OpText {
+		return Text
+	}
+	return Binary
+}
+
+// Recv receives the next message into buf and returns its length and type
+// (libdill's ws_recv). The payload is unmasked while it is copied, or read
+// straight into buf, and text is validated as it arrives. A message longer
+// than buf fills buf and returns ErrShortBuffer. Waiting for a message
+// holds no pooled buffer. Control frames are answered on the way. It
+// allocates nothing.
+func (c *Conn) Recv(buf []byte) (int, Flags, error) {
+	resume, err := c.startRecv(ownerRecv)
+	if err != nil {
+		return 0, 0, err
+	}
+	n := 0
+	if resume {
+		n = copy(buf, c.partial.B)
+		if len(c.partial.B) > len(buf) {
+			c.truncated = true
+		}
+		releaseBuffer(&messagePool, &c.partial)
+	} else {
+		placed, err := c.nextFrame(buf, false)
+		if err != nil {
+			return 0, 0, err
+		}
+		n = placed
+		c.owner = ownerRecv
+	}
+	typ := opFlags(c.p.msgOp)
+	if !c.truncated {
+		m, end, err := c.readData(buf[n:])
+		n += m
+		if err != nil {
+			return 0, typ, c.interrupted(buf[:n], err)
+		}
+		if end {
+			c.finishMessage()
+			return n, typ, nil
+		}
+	}
+	dropped, err := c.skip()
+	if err != nil {
+		c.truncated = true
+		return 0, typ, c.interrupted(buf[:n], err)
+	}
+	truncated := c.truncated || dropped > 0
+	c.finishMessage()
+	if truncated {
+		return n, typ, ErrShortBuffer
+	}
+	return n, typ, nil
+}
+
+// interrupted keeps what Recv had of a message when a deadline expired, so
+// that the next call resumes; other errors are returned as they are.
+func (c *Conn) interrupted(have []byte, err error) error {
+	if isTimeout(err) && c.readErr == nil {
+		c.partial = messagePool.Get()
+		c.partial.B = append(c.partial.B[:0], have...)
+	}
+	return err
+}
+
+// RecvMsg receives the next message into buf, as Recv, on a socket typed by
+// its flags (libdill's mrecv): a message of the other type closes the
+// connection with 1003 and returns an error matching ErrProtocol.
+func (c *Conn) RecvMsg(buf []byte) (int, error) {
+	n, typ, err := c.Recv(buf)
+	if typ != c.flags&Text && (err == nil || err == ErrShortBuffer) {
+		return 0, c.fail(errWrongType)
+	}
+	return n, err
+}
+
+// RecvL receives the next message into the buffers in order, filling each
+// before the next (libdill's ws_recvl). It returns the total length and the
+// type; a message longer than all the buffers returns ErrShortBuffer. A
+// deadline inside the message returns the error, and the next RecvL resumes
+// where it stopped. It allocates nothing.
+func (c *Conn) RecvL(bufs [][]byte) (int, Flags, error) {
+	resume, err := c.startRecv(ownerRecv)
+	if err != nil {
+		return 0, 0, err
+	}
+	have := 0 // bytes already in the buffers
+	if resume {
+		src := c.partial.B
+		for _, b := range bufs {
+			k := copy(b, src)
+			src = src[k:]
+			have += k
+		}
+		c.truncated = c.truncated || len(src) > 0
+		releaseBuffer(&messagePool, &c.partial)
+	} else {
+		var land []byte
+		if len(bufs) > 0 {
+			land = bufs[0]
+		}
+		placed, err := c.nextFrame(land, false)
+		if err != nil {
+			return 0, 0, err
+		}
+		c.owner = ownerRecv
+		have = placed
+	}
+	typ := opFlags(c.p.msgOp)
+	total, end := 0, false
+	for i := 0; i < len(bufs) && !end && !c.truncated; i++ {
+		b := bufs[i]
+		if have >= len(b) {
+			have -= len(b)
+			total += len(b)
+			continue
+		}
+		off := have
+		have = 0
+		m, e, err := c.readData(b[off:])
+		total += off + m
+		end = e
+		if err != nil {
+			return 0, typ, c.interruptedL(bufs, total, err)
+		}
+	}
+	truncated := c.truncated
+	if !end && !truncated {
+		dropped, err := c.skip()
+		if err != nil {
+			c.truncated = true
+			return 0, typ, c.interruptedL(bufs, total, err)
+		}
+		truncated = dropped > 0
+	}
+	c.finishMessage()
+	if truncated {
+		return total, typ, ErrShortBuffer
+	}
+	return total, typ, nil
+}
+
+// interruptedL is interrupted for RecvL: it keeps the first n bytes spread
+// over bufs.
+func (c *Conn) interruptedL(bufs [][]byte, n int, err error) error {
+	if isTimeout(err) && c.readErr == nil {
+		c.partial = messagePool.Get()
+		c.partial.B = c.partial.B[:0]
+		for _, b := range bufs {
+			k := min(n, len(b))
+			c.partial.B = append(c.partial.B, b[:k]...)
+			n -= k
+		}
+	}
+	return err
+}
+
+// Next receives the next message and returns its type and payload as a
+// view into the connection's memory, valid until the next receive call (do
+// not keep it). A single-frame message that fits the read buffer is
+// unmasked in place and lent without a copy; a larger or fragmented one is
+// assembled in a pooled buffer, up to Config.MaxMessageSize. While it waits
+// for a message it holds no pooled buffer: the first read lands in the
+// Storage. It allocates nothing at steady state.
+func (c *Conn) Next() (Flags, []byte, error) {
+	resume, err := c.startRecv(ownerNext)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !resume {
+		if _, err := c.nextFrame(nil, true); err != nil {
+			return 0, nil, err
+		}
+		typ := opFlags(c.p.msgOp)
+		if c.p.h.Fin && int64(c.rw-c.rr) >= c.p.left {
+			k := int(c.p.left)
+			view := c.rbuf[c.rr : c.rr+k]
+			err := c.p.payload(view, view)
+			c.rr += k
+			if err == nil {
+				_, err = c.p.endFrame()
+			}
+			if err != nil {
+				return typ, nil, c.fail(err)
+			}
+			c.p.endMessage()
+			c.msgSeq++
+			c.viewHeld = true
+			return typ, view, nil
+		}
+		c.owner = ownerNext
+		c.msg = messagePool.Get()
+		c.msg.B = c.msg.B[:0]
+	}
+	typ := opFlags(c.p.msgOp)
+	limit := c.cfg.maxMessageSize()
+	for {
+		b := c.msg.B
+		if len(b) == cap(b) {
+			want := max(int64(cap(b)), int64(c.cfg.readBufferSize()), min(c.p.left, limit))
+			b = append(b, make([]byte, int(min(want, limit+1-int64(len(b)))))...)[:len(b)]
+		}
+		m, end, err := c.readData(b[len(b):cap(b)])
+		c.msg.B = b[:len(b)+m]
+		if err != nil {
+			return typ, nil, err
+		}
+		if end {
+			break
+		}
+	}
+	c.finishMessage()
+	c.viewHeld = true
+	return typ, c.msg.B, nil
+}
+
+// MessageReader reads one message as a stream (see Conn.NextReader). It
+// lives in the Storage.
+type MessageReader struct {
+	c   *Conn
+	seq uint32
+}
+
+// NextReader starts receiving the next message as a stream, for messages
+// larger than any buffer. The reader is valid until the next receive call;
+// it returns io.EOF at the message's end. A deadline inside the message
+// returns the error from Read, and the next Read resumes. It allocates
+// nothing.
+func (c *Conn) NextReader() (Flags, *MessageReader, error) {
+	resume, err := c.startRecv(ownerReader)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !resume {
+		if _, err := c.nextFrame(nil, false); err != nil {
+			return 0, nil, err
+		}
+		c.owner = ownerReader
+	}
+	c.reader = MessageReader{c: c, seq: c.msgSeq}
+	return opFlags(c.p.msgOp), &c.reader, nil
+}
+
+// Read reads payload bytes of the message into p, straight from the
+// connection when nothing is buffered. It returns io.EOF at the end.
+func (r *MessageReader) Read(p []byte) (int, error) {
+	c := r.c
+	if c == nil || r.seq != c.msgSeq || c.owner != ownerReader {
+		return 0, io.EOF
+	}
+	if err := c.recvState(); err != nil {
+		return 0, err
+	}
+	n, end, err := c.readData(p)
+	if end {
+		c.finishMessage()
+		return n, io.EOF
+	}
+	return n, err
+}

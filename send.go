@@ -1,0 +1,381 @@
+package wsmem
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+)
+
+// vectoredMin is the payload size from which a server writes header and
+// payload with one writev instead of copying them into one buffer.
+const vectoredMin = 256
+
+var errControlPayload = errors.New("wsmem: control frame payload longer than 125 bytes")
+
+// Send sends p as one message of type typ, Text or Binary (libdill's
+// ws_send). A server writes the header and p with one vectored write and
+// leaves p untouched; a client masks p while copying it into the write
+// buffer, one pass, and never modifies it. Safe for concurrent use:
+// messages never interleave on the wire. It allocates nothing.
+func (c *Conn) Send(typ Flags, p []byte) error {
+	op := OpBinary
+	if typ&Text != 0 {
+		op = OpText
+	}
+	c.msgMu.Lock()
+	c.wmu.Lock()
+	err := c.writeData(op, true, p, nil)
+	c.wmu.Unlock()
+	c.msgMu.Unlock()
+	return err
+}
+
+// SendMsg sends p as one message of the socket's type, Text or Binary as
+// given to the attach call (libdill's msend).
+func (c *Conn) SendMsg(p []byte) error { return c.Send(c.flags&Text, p) }
+
+// SendL sends the concatenation of bufs as one message of type typ in one
+// frame (libdill's ws_sendl): a server hands the slices to the kernel as
+// they are, in vectored writes; a client masks them into the write buffer.
+// It allocates nothing.
+func (c *Conn) SendL(typ Flags, bufs [][]byte) error {
+	op := OpBinary
+	if typ&Text != 0 {
+		op = OpText
+	}
+	c.msgMu.Lock()
+	c.wmu.Lock()
+	err := c.writeData(op, true, nil, bufs)
+	c.wmu.Unlock()
+	c.msgMu.Unlock()
+	return err
+}
+
+// Ping sends a ping with payload p, at most 125 bytes. The peer's pong is
+// consumed by the receive calls. It allocates nothing.
+func (c *Conn) Ping(p []byte) error {
+	if len(p) > MaxControlPayload {
+		return errControlPayload
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.sendState(); err != nil {
+		return err
+	}
+	return c.writeControl(OpPing, p)
+}
+
+// Flush writes out the bytes a send left queued when its deadline expired
+// inside a frame (see SetWriteDeadline). It is a no-op otherwise.
+func (c *Conn) Flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.pending == nil {
+		return nil
+	}
+	return c.flushPending()
+}
+
+// sendState returns the error that ends sending, if any. Called with wmu.
+func (c *Conn) sendState() error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.has(stateClosed | stateSentClose) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// frameHeader returns the header of an outgoing frame, with a fresh masking
+// key on the client side.
+func (c *Conn) frameHeader(op OpCode, fin bool, length int) Header {
+	h := Header{Fin: fin, OpCode: op, Length: int64(length)}
+	if !c.server {
+		h.Masked = true
+		binary.LittleEndian.PutUint32(h.Mask[:], rand.Uint32())
+	}
+	return h
+}
+
+// payloadLen is the length of p followed by more.
+func payloadLen(p []byte, more [][]byte) int {
+	n := len(p)
+	for _, b := range more {
+		n += len(b)
+	}
+	return n
+}
+
+// writeData writes one data frame whose payload is p followed by more.
+// Called with wmu.
+func (c *Conn) writeData(op OpCode, fin bool, p []byte, more [][]byte) error {
+	if err := c.sendState(); err != nil {
+		return err
+	}
+	if c.pending != nil {
+		if err := c.flushPending(); err != nil {
+			return err
+		}
+	}
+	n := payloadLen(p, more)
+	h := c.frameHeader(op, fin, n)
+	if c.vectored && !h.Masked && n >= vectoredMin {
+		return c.writeVectored(&h, p, more)
+	}
+	return c.writeBuffered(&h, p, more)
+}
+
+// writeControl writes a control frame. Called with wmu, after sendState.
+func (c *Conn) writeControl(op OpCode, p []byte) error {
+	if c.pending != nil {
+		if err := c.flushPending(); err != nil {
+			return err
+		}
+	}
+	h := c.frameHeader(op, true, len(p))
+	return c.writeBuffered(&h, p, nil)
+}
+
+// writeVectored writes the header and the payload slices with writev, in
+// batches of iovSize slices, without copying the payload.
+func (c *Conn) writeVectored(h *Header, p []byte, more [][]byte) error {
+	hdr := AppendHeader(c.hdrOut[:0], *h)
+	c.iov[0] = hdr
+	k := 1
+	written := 0
+	next := -1 // index in more of the next slice; -1 is p
+	for {
+		for k < iovSize && next < len(more) {
+			var b []byte
+			if next < 0 {
+				b = p
+			} else {
+				b = more[next]
+			}
+			next++
+			if len(b) > 0 {
+				c.iov[k] = b
+				k++
+			}
+		}
+		c.iovBufs = c.iov[:k]
+		m, err := c.iovBufs.WriteTo(c.nc)
+		written += int(m)
+		clear(c.iov[:])
+		if err != nil {
+			return c.writeFailed(err, written, h, hdr, p, more)
+		}
+		if next >= len(more) {
+			return nil
+		}
+		k = 0
+	}
+}
+
+// writeBuffer returns the buffer frames are assembled in: the caller's
+// write slab, or one borrowed from the pool for this frame.
+func (c *Conn) writeBuffer() ([]byte, *pooledBuffer) {
+	if c.writeSlab != nil {
+		return c.writeSlab, nil
+	}
+	b := getBuffer(&writePool, c.cfg.writeBufferSize())
+	return b.B, b
+}
+
+// writeBuffered writes the header and the payload through the write buffer,
+// masking while copying on the client side. An unmasked payload slice
+// larger than the buffer is written from where it is.
+func (c *Conn) writeBuffered(h *Header, p []byte, more [][]byte) error {
+	hdr := AppendHeader(c.hdrOut[:0], *h)
+	buf, pb := c.writeBuffer()
+	n := copy(buf, hdr)
+	written, off := 0, 0
+	var err error
+	for i := -1; i < len(more) && err == nil; i++ {
+		seg := p
+		if i >= 0 {
+			seg = more[i]
+		}
+		for len(seg) > 0 && err == nil {
+			if !h.Masked && len(seg) >= len(buf) {
+				if n > 0 {
+					var m int
+					m, err = c.nc.Write(buf[:n])
+					written += m
+					n = 0
+					if err != nil {
+						break
+					}
+				}
+				var m int
+				m, err = c.nc.Write(seg)
+				written += m
+				off += len(seg)
+				seg = nil
+				break
+			}
+			if n == len(buf) {
+				var m int
+				m, err = c.nc.Write(buf)
+				written += m
+				n = 0
+				continue
+			}
+			k := min(len(buf)-n, len(seg))
+			if h.Masked {
+				maskCopy(buf[n:n+k], seg[:k], h.Mask, off)
+			} else {
+				copy(buf[n:], seg[:k])
+			}
+			n += k
+			off += k
+			seg = seg[k:]
+		}
+	}
+	if err == nil && n > 0 {
+		var m int
+		m, err = c.nc.Write(buf[:n])
+		written += m
+	}
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	if err != nil {
+		return c.writeFailed(err, written, h, hdr, p, more)
+	}
+	return nil
+}
+
+// writeFailed handles a write error after written bytes of the frame went
+// out. A deadline before the first byte sent nothing; one inside the frame
+// queues the rest of the frame (masked as it would have been) to go out
+// first on the next write. Any other error ends the send side.
+func (c *Conn) writeFailed(err error, written int, h *Header, hdr, p []byte, more [][]byte) error {
+	if c.has(stateClosed) {
+		return ErrClosed
+	}
+	if !isTimeout(err) {
+		c.writeErr = err
+		return err
+	}
+	if written == 0 {
+		return err
+	}
+	b := messagePool.Get()
+	b.B = b.B[:0]
+	if written < len(hdr) {
+		b.B = append(b.B, hdr[written:]...)
+		written = 0
+	} else {
+		written -= len(hdr)
+	}
+	off := 0 // payload offset of seg's first byte
+	for i := -1; i < len(more); i++ {
+		seg := p
+		if i >= 0 {
+			seg = more[i]
+		}
+		if written >= len(seg) {
+			written -= len(seg)
+			off += len(seg)
+			continue
+		}
+		seg = seg[written:]
+		off += written
+		written = 0
+		start := len(b.B)
+		b.B = append(b.B, seg...)
+		if h.Masked {
+			Mask(b.B[start:], h.Mask, off)
+		}
+		off += len(seg)
+	}
+	c.pending = b
+	return errQueued
+}
+
+// flushPending writes the queued rest of a frame. A deadline keeps what is
+// still unsent queued. Called with wmu.
+func (c *Conn) flushPending() error {
+	m, err := c.nc.Write(c.pending.B)
+	if err != nil {
+		c.pending.B = c.pending.B[:copy(c.pending.B, c.pending.B[m:])]
+		if c.has(stateClosed) {
+			return ErrClosed
+		}
+		if !isTimeout(err) {
+			c.writeErr = err
+		}
+		return err
+	}
+	b := c.pending
+	c.pending = nil
+	b.B = b.B[:0]
+	messagePool.Put(b)
+	return nil
+}
+
+// MessageWriter sends one message as a stream of frames (see
+// Conn.NextWriter). It lives in the Storage.
+type MessageWriter struct {
+	c    *Conn
+	op   OpCode
+	open bool
+}
+
+// NextWriter starts a message of type typ to be written in pieces, for
+// messages larger than any buffer. Each Write sends one frame (wrap the
+// writer in a bufio.Writer to join small writes); Close sends the final
+// frame. Other messages wait until Close; control frames may pass between
+// the frames. It allocates nothing.
+func (c *Conn) NextWriter(typ Flags) (*MessageWriter, error) {
+	op := OpBinary
+	if typ&Text != 0 {
+		op = OpText
+	}
+	c.msgMu.Lock()
+	c.wmu.Lock()
+	err := c.sendState()
+	c.wmu.Unlock()
+	if err != nil {
+		c.msgMu.Unlock()
+		return nil, err
+	}
+	c.writer = MessageWriter{c: c, op: op, open: true}
+	return &c.writer, nil
+}
+
+// Write sends p as one frame of the message. On an error matching
+// ErrQueued the frame was accepted (see SetWriteDeadline).
+func (w *MessageWriter) Write(p []byte) (int, error) {
+	if !w.open {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c := w.c
+	c.wmu.Lock()
+	err := c.writeData(w.op, false, p, nil)
+	c.wmu.Unlock()
+	if err != nil && !errors.Is(err, ErrQueued) {
+		return 0, err
+	}
+	w.op = OpContinuation
+	return len(p), err
+}
+
+// Close sends the message's final frame and lets other messages go.
+func (w *MessageWriter) Close() error {
+	if !w.open {
+		return nil
+	}
+	c := w.c
+	c.wmu.Lock()
+	err := c.writeData(w.op, true, nil, nil)
+	c.wmu.Unlock()
+	w.open = false
+	c.msgMu.Unlock()
+	return err
+}
