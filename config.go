@@ -49,7 +49,7 @@ func (c *Config) readBufferSize() int {
 
 func (c *Config) writeBufferSize() int {
 	if c.WriteBufferSize > 0 {
-		return max(c.WriteBufferSize, 2*MaxHeaderSize)
+		return max(c.WriteBufferSize, minWriteBuffer)
 	}
 	return defaultWriteBufferSize
 }

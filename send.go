@@ -126,7 +126,9 @@ func (c *Conn) writeData(op OpCode, fin bool, p []byte, more [][]byte) error {
 	return c.writeBuffered(&h, p, more)
 }
 
-// writeControl writes a control frame. Called with wmu, after sendState.
+// writeControl writes a control frame, header and payload copied into the
+// write buffer and sent with one write. p never escapes, so a payload on
+// the caller's stack stays there. Called with wmu, after sendState.
 func (c *Conn) writeControl(op OpCode, p []byte) error {
 	if c.pending != nil {
 		if err := c.flushPending(); err != nil {
@@ -134,7 +136,22 @@ func (c *Conn) writeControl(op OpCode, p []byte) error {
 		}
 	}
 	h := c.frameHeader(op, true, len(p))
-	return c.writeBuffered(&h, p, nil)
+	buf, pb := c.writeBuffer()
+	hdr := AppendHeader(buf[:0], h)
+	n := len(hdr)
+	if h.Masked {
+		maskCopy(buf[n:], p, h.Mask, 0)
+	} else {
+		copy(buf[n:], p)
+	}
+	m, err := c.nc.Write(buf[:n+len(p)])
+	if err != nil {
+		err = c.writeFailed(err, m, &h, hdr, p, nil)
+	}
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	return err
 }
 
 // writeVectored writes the header and the payload slices with writev, in

@@ -9,6 +9,9 @@ import (
 // buffer; it fits any control frame whole (6-byte header + 125 bytes).
 const scratchSize = 136
 
+// minWriteBuffer fits a whole control frame.
+const minWriteBuffer = MaxHeaderSize + MaxControlPayload
+
 // Storage is all the memory one connection needs between calls, as
 // libdill's struct ws_storage: the Conn itself, header scratch, a small read
 // area, the peer's close reason. Its zero value is ready; make([]Storage, n)
@@ -26,15 +29,15 @@ type Storage struct {
 // (for example slices of one slab), to be used instead of pooled ones. Call
 // it before attaching. A nil slice keeps the pooled behaviour for that
 // side; a read buffer shorter than 136 bytes is ignored, and so is a write
-// buffer shorter than 28 bytes. The buffers must stay untouched while the
-// connection lives.
+// buffer shorter than 139 bytes (a whole control frame). The buffers must
+// stay untouched while the connection lives.
 func (s *Storage) SetBuffers(read, write []byte) {
 	if len(read) >= scratchSize {
 		s.conn.readSlab = read
 	} else {
 		s.conn.readSlab = nil
 	}
-	if len(write) >= 2*MaxHeaderSize {
+	if len(write) >= minWriteBuffer {
 		s.conn.writeSlab = write
 	} else {
 		s.conn.writeSlab = nil

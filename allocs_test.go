@@ -1,0 +1,138 @@
+package wsmem
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+)
+
+// The steady-state paths allocate nothing. These tests are skipped under
+// the race detector, which allocates on its own.
+
+func skipIfRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+}
+
+var allocSizes = []int{16, 125, 1024, 16 << 10, 64 << 10}
+
+// replayServer is a server whose peer endlessly sends the stream made of
+// frames.
+func replayServer(t testing.TB, frames ...[]byte) *Conn {
+	return serverOn(t, &loopConn{stream: cat(frames...)}, 0, nil)
+}
+
+func requireNoAllocs(t *testing.T, name string, f func()) {
+	t.Helper()
+	if n := testing.AllocsPerRun(200, f); n != 0 {
+		t.Errorf("%s: %v allocations per run, want 0", name, n)
+	}
+}
+
+func TestAllocsSend(t *testing.T) {
+	skipIfRace(t)
+	for _, size := range allocSizes {
+		p := make([]byte, size)
+		s := serverOn(t, &loopConn{stream: []byte{0}}, 0, nil)
+		c := clientOn(t, &loopConn{stream: []byte{0}}, 0, nil)
+		requireNoAllocs(t, fmt.Sprint("server Send ", size), func() { _ = s.Send(Binary, p) })
+		requireNoAllocs(t, fmt.Sprint("client Send ", size), func() { _ = c.Send(Binary, p) })
+		requireNoAllocs(t, fmt.Sprint("server SendL ", size), func() { _ = s.SendL(Binary, [][]byte{p[:size/2], p[size/2:]}) })
+		requireNoAllocs(t, fmt.Sprint("client SendMsg ", size), func() { _ = c.SendMsg(p) })
+		requireNoAllocs(t, fmt.Sprint("server writer ", size), func() {
+			w, _ := s.NextWriter(Binary)
+			_, _ = w.Write(p)
+			_ = w.Close()
+		})
+	}
+	s := serverOn(t, &loopConn{stream: []byte{0}}, 0, nil)
+	requireNoAllocs(t, "Ping", func() { _ = s.Ping([]byte("ping")) })
+}
+
+func TestAllocsReceive(t *testing.T) {
+	skipIfRace(t)
+	for _, size := range allocSizes {
+		payload := bytes.Repeat([]byte("a"), size)
+		buf := make([]byte, size)
+		frame := cframe(true, OpText, payload)
+		c := replayServer(t, frame)
+		requireNoAllocs(t, fmt.Sprint("Recv ", size), func() {
+			if _, _, err := c.Recv(buf); err != nil {
+				t.Fatal(err)
+			}
+		})
+		c = serverOn(t, &loopConn{stream: frame}, Text, nil)
+		requireNoAllocs(t, fmt.Sprint("RecvMsg ", size), func() {
+			if _, err := c.RecvMsg(buf); err != nil {
+				t.Fatal(err)
+			}
+		})
+		c = replayServer(t, frame)
+		requireNoAllocs(t, fmt.Sprint("Next ", size), func() {
+			if _, _, err := c.Next(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		c = replayServer(t, cframe(false, OpBinary, payload[:size/2]), cframe(true, OpContinuation, payload[size/2:]))
+		requireNoAllocs(t, fmt.Sprint("Next fragmented ", size), func() {
+			if _, _, err := c.Next(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		c = replayServer(t, frame)
+		bufs := [][]byte{buf[:size/2], buf[size/2:]}
+		requireNoAllocs(t, fmt.Sprint("RecvL ", size), func() {
+			if _, _, err := c.RecvL(bufs); err != nil {
+				t.Fatal(err)
+			}
+		})
+		c = replayServer(t, frame)
+		small := make([]byte, 512)
+		requireNoAllocs(t, fmt.Sprint("reader ", size), func() {
+			_, r, err := c.NextReader()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				if _, err := r.Read(small); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	// A ping before every message: the pong goes out without allocating.
+	c := replayServer(t, cframe(true, OpPing, []byte("ping")), cframe(true, OpBinary, []byte("x")))
+	buf := make([]byte, 16)
+	requireNoAllocs(t, "automatic pong", func() {
+		if _, _, err := c.Recv(buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// The parser itself, as the push API drives it.
+func TestAllocsParser(t *testing.T) {
+	skipIfRace(t)
+	frame := cframe(true, OpText, []byte("hello, world"))
+	var p parser
+	p.server = true
+	cfg := &defaultConfig
+	dst := make([]byte, 64)
+	requireNoAllocs(t, "parser", func() {
+		n, err := p.begin(frame, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.payload(dst, frame[n:]); err != nil {
+			t.Fatal(err)
+		}
+		if end, err := p.endFrame(); !end || err != nil {
+			t.Fatal(end, err)
+		}
+		p.endMessage()
+	})
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package wsmem
+
+const raceEnabled = false
