@@ -1,6 +1,7 @@
 package wsmem
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"time"
@@ -40,7 +41,9 @@ func (c *Conn) control(payload []byte) error {
 		}
 		c.wmu.Unlock()
 		// Both close frames have passed: the closing handshake is complete.
-		c.shutdown()
+		if !c.has(stateDetaching) {
+			c.shutdown()
+		}
 		return &c.closeErr
 	}
 	return nil
@@ -150,13 +153,79 @@ func (c *Conn) Close() error {
 // closeFrameWait bounds the close frame Close sends on its way out.
 const closeFrameWait = 100 * time.Millisecond
 
-// Detach performs the closing handshake — sends a close frame with code and
-// reason, then reads until the peer's close frame — and returns the
-// underlying connection instead of closing it (libdill's ws_detach). Data
-// messages that arrive meanwhile are read and dropped. It waits at most
-// Config.CloseTimeout.
+// Detach performs the closing handshake and hands back the underlying
+// connection instead of closing it (libdill's ws_detach): it sends a close
+// frame with code (0: none) and reason, then reads until the peer's close
+// frame. Data messages that arrive meanwhile are read, validated and
+// dropped; pings are still answered. It sets the read deadline to
+// Config.CloseTimeout from now and clears it before returning; if the
+// peer's close does not come by then, the connection is closed and the
+// timeout error returned. Bytes already read past the peer's close frame are
+// returned first by the net.Conn's Read. Every later call on c returns
+// ErrClosed.
 func (c *Conn) Detach(code StatusCode, reason []byte) (net.Conn, error) {
-	_ = code
-	_ = reason
-	return nil, ErrNotSupported
+	if code != 0 && !code.validOnWire() {
+		return nil, errCloseCodeArg
+	}
+	if c.has(stateClosed) {
+		return nil, ErrClosed
+	}
+	c.set(stateDetaching)
+	c.wmu.Lock()
+	var err error
+	if c.pending != nil {
+		err = c.flushPending()
+	}
+	if err == nil && !c.has(stateSentClose) {
+		err = c.sendClose(code, reason)
+	}
+	c.wmu.Unlock()
+	if err != nil && !c.has(stateRecvClose) {
+		c.shutdown()
+		return nil, err
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.cfg.closeTimeout()))
+	for !c.has(stateRecvClose) {
+		if c.messageOpen() {
+			if _, err = c.skip(); err == nil {
+				c.finishMessage()
+			}
+		} else {
+			_, err = c.nextFrame(nil, false)
+		}
+		if err != nil && !c.has(stateRecvClose) {
+			c.shutdown()
+			return nil, err
+		}
+	}
+	_ = c.nc.SetReadDeadline(time.Time{})
+	nc := c.nc
+	var rest []byte
+	if c.rr < c.rw {
+		rest = bytes.Clone(c.rbuf[c.rr:c.rw])
+		c.rr = c.rw
+	}
+	c.release()
+	c.set(stateClosed)
+	if rest != nil {
+		return &detachedConn{Conn: nc, rest: rest}, nil
+	}
+	return nc, nil
+}
+
+// detachedConn is a detached connection that first returns the bytes the
+// WebSocket layer had read past the peer's close frame.
+type detachedConn struct {
+	net.Conn
+	rest []byte
+}
+
+// Read returns the bytes read ahead first, then reads from the connection.
+func (d *detachedConn) Read(p []byte) (int, error) {
+	if len(d.rest) > 0 {
+		n := copy(p, d.rest)
+		d.rest = d.rest[n:]
+		return n, nil
+	}
+	return d.Conn.Read(p)
 }

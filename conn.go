@@ -65,6 +65,7 @@ const (
 	stateClosed    uint32 = 1 << iota // Close was called or the connection failed
 	stateSentClose                    // we sent a close frame
 	stateRecvClose                    // the peer's close frame arrived
+	stateDetaching                    // Detach runs: the closing handshake must not close nc
 )
 
 func (c *Conn) has(bit uint32) bool { return c.state.Load()&bit != 0 }

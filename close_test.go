@@ -1,0 +1,81 @@
+package wsmem
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Done half-closes: sends fail, receiving goes on until the peer's close.
+func TestDoneThenPeerCloses(t *testing.T) {
+	srv, cli := wsPair(t, nil)
+	require.NoError(t, srv.Done(StatusGoingAway, []byte("bye")))
+	require.ErrorIs(t, srv.Send(Text, []byte("x")), ErrClosed)
+	// The client still sends a message before it sees the close.
+	require.NoError(t, cli.Send(Text, []byte("last words")))
+	buf := make([]byte, 100)
+	_, _, err := cli.Recv(buf) // the close arrives; the client echoes it
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, StatusGoingAway, ce.Code)
+	require.Equal(t, "bye", string(ce.Reason))
+	n, _, err := srv.Recv(buf)
+	require.NoError(t, err)
+	require.Equal(t, "last words", string(buf[:n]))
+	_, _, err = srv.Recv(buf)
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, StatusGoingAway, ce.Code) // the echo
+	code, _ := srv.Status()
+	require.Equal(t, StatusGoingAway, code)
+}
+
+// Detach completes the handshake and returns the connection, with the
+// bytes read past the peer's close.
+func TestDetachReturnsTheConnection(t *testing.T) {
+	srvNC, cliNC := tcpPair(t)
+	srv := serverOn(t, srvNC, 0, nil)
+	go func() {
+		// The peer: reads the close, answers it with a message still in
+		// flight before it, then raw bytes in the same write.
+		hdr := make([]byte, 4) // the server's close: header and code
+		if _, err := io.ReadFull(cliNC, hdr); err != nil {
+			return
+		}
+		_, _ = cliNC.Write(cat(cframe(true, OpText, []byte("dropped")), cframe(true, OpClose, []byte{0x03, 0xe8}), []byte("raw bytes")))
+	}()
+	nc, err := srv.Detach(StatusNormal, nil)
+	require.NoError(t, err)
+	got := make([]byte, 9)
+	_, err = io.ReadFull(nc, got)
+	require.NoError(t, err)
+	require.Equal(t, "raw bytes", string(got))
+	code, _ := srv.Status()
+	require.Equal(t, StatusNormal, code)
+	_, _, err = srv.Recv(got)
+	require.ErrorIs(t, err, ErrClosed)
+	// nc is still open
+	_, err = nc.Write([]byte("x"))
+	require.NoError(t, err)
+}
+
+// Detach gives up after the close timeout when the peer never answers.
+func TestDetachTimesOut(t *testing.T) {
+	srvNC, _ := tcpPair(t)
+	srv := serverOn(t, srvNC, 0, &Config{CloseTimeout: 50 * time.Millisecond})
+	_, err := srv.Detach(StatusNormal, nil)
+	require.True(t, isDeadline(err), "%v", err)
+}
+
+func TestCloseReasonIsCutOnARuneBoundary(t *testing.T) {
+	m := &memConn{}
+	c := serverOn(t, m, 0, nil)
+	reason := []byte(string(make([]byte, 121)) + "€") // 124 bytes: the € must go
+	require.NoError(t, c.Done(StatusNormal, reason))
+	out := m.out.Bytes()
+	require.Equal(t, byte(2+121), out[1])
+	_, err := checkClose(out[2:])
+	require.NoError(t, err)
+	require.ErrorIs(t, c.Done(1005, nil), errCloseCodeArg)
+}
