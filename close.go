@@ -191,7 +191,7 @@ func (c *Conn) Detach(code StatusCode, reason []byte) (net.Conn, error) {
 				c.finishMessage()
 			}
 		} else {
-			_, err = c.nextFrame(nil, false)
+			_, err = c.nextFrame(nil)
 		}
 		if err != nil && !c.has(stateRecvClose) {
 			c.shutdown()

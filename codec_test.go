@@ -168,14 +168,17 @@ func TestNextAndReaderInAnyChops(t *testing.T) {
 	for _, chunk := range []int{0, 1, 3, 100, 4096} {
 		c := serverOn(t, &memConn{in: stream, chunk: chunk}, 0, nil)
 		var got [][]byte
+		var types []Flags
 		for {
-			_, p, err := c.Next()
+			typ, p, err := c.Next()
 			if err != nil {
 				require.ErrorIs(t, err, io.EOF)
 				break
 			}
 			got = append(got, append([]byte{}, p...))
+			types = append(types, typ)
 		}
+		require.Equal(t, []Flags{Text, Binary, Binary, Text}, types)
 		require.Equal(t, [][]byte{[]byte("Hello"), big, big, {}}, got, "chunk %d", chunk)
 
 		c = serverOn(t, &memConn{in: stream, chunk: chunk}, 0, nil)

@@ -39,54 +39,75 @@ func headerSize(b1 byte) int {
 }
 
 // begin takes the header of the next frame (b holds at least the whole
-// header) and checks it against the connection and the message in
-// progress. It returns the header's size. Control frames leave the data
-// message state alone; their payload is the caller's to gather.
+// header), checks it and makes it the current frame. It returns the
+// header's size.
 func (p *parser) begin(b []byte, cfg *Config) (int, error) {
 	h, n, err := ParseHeader(b)
+	if err == nil && n == 0 {
+		panic("wsmem: parser.begin called without a whole header")
+	}
+	if err == nil {
+		err = p.check(&h, cfg)
+	}
 	if err != nil {
 		return 0, err
 	}
-	if n == 0 {
-		panic("wsmem: parser.begin called without a whole header")
-	}
+	p.commit(&h)
+	return n, nil
+}
+
+// check applies every rule to the parsed header h of the next frame,
+// against the connection and the message in progress, without changing
+// anything: a frame is rejected as soon as its header is known.
+func (p *parser) check(h *Header, cfg *Config) error {
 	if err := h.Check(p.server, p.rsvAllow); err != nil {
-		return 0, err
+		return err
 	}
-	if !h.OpCode.IsControl() {
-		if h.Length > cfg.maxFrameSize() {
-			return 0, errFrameTooBig
+	if h.OpCode.IsControl() {
+		return nil
+	}
+	if h.Length > cfg.maxFrameSize() {
+		return errFrameTooBig
+	}
+	msgLen := h.Length
+	if h.OpCode == OpContinuation {
+		if p.msgOp == 0 {
+			return errUnexpectedCont
 		}
+		if int(p.frags)+1 > cfg.maxFragments() {
+			return errTooManyFrags
+		}
+		msgLen += p.msgLen
+	} else if p.msgOp != 0 {
+		return errExpectedCont
+	}
+	// A compressed message is limited after inflating; its compressed size
+	// is limited by the same number, which bounds what is buffered.
+	if msgLen > cfg.maxMessageSize() {
+		return errMessageTooBig
+	}
+	return nil
+}
+
+// commit makes the checked header h the current frame, starting or
+// continuing the data message.
+func (p *parser) commit(h *Header) {
+	if !h.OpCode.IsControl() {
 		if h.OpCode == OpContinuation {
-			if p.msgOp == 0 {
-				return 0, errUnexpectedCont
-			}
 			p.frags++
-			if int(p.frags) > cfg.maxFragments() {
-				return 0, errTooManyFrags
-			}
 			p.msgLen += h.Length
 		} else {
-			if p.msgOp != 0 {
-				return 0, errExpectedCont
-			}
 			p.msgOp = h.OpCode
 			p.msgRsv1 = h.Rsv&Rsv1 != 0
 			p.frags = 1
 			p.msgLen = h.Length
 			p.utf8.reset()
 		}
-		// A compressed message is limited after inflating; its compressed
-		// size is limited by the same number, which bounds what is buffered.
-		if p.msgLen > cfg.maxMessageSize() {
-			return 0, errMessageTooBig
-		}
 	}
-	p.h = h
+	p.h = *h
 	p.left = h.Length
 	p.phase = 0
 	p.inFrame = true
-	return n, nil
 }
 
 // text reports whether the payload of the current data message is UTF-8

@@ -150,10 +150,8 @@ func (c *Conn) release() {
 // message, answering control frames on the way. land is the caller's memory
 // for the message's payload: when nothing is buffered and it has room, the
 // read lands in it, and the frame's first payload bytes are moved into
-// place (unmasked) in the same pass; nextFrame returns how many. With whole
-// set, a single-frame message that fits the read buffer is buffered
-// entirely before its header is taken.
-func (c *Conn) nextFrame(land []byte, whole bool) (int, error) {
+// place (unmasked) in the same pass; nextFrame returns how many.
+func (c *Conn) nextFrame(land []byte) (int, error) {
 	for {
 		if c.rr == c.rw && len(land) >= landMin && c.readSlab == nil {
 			c.release()
@@ -173,28 +171,24 @@ func (c *Conn) nextFrame(land []byte, whole bool) (int, error) {
 		if err := c.fill(2); err != nil {
 			return 0, err
 		}
-		b0, b1 := c.rbuf[c.rr], c.rbuf[c.rr+1]
-		need := headerSize(b1)
-		length := int(b1 & 0x7F)
-		if OpCode(b0&0x0F).IsControl() && length <= MaxControlPayload {
-			need += length
-		} else if whole && b0&0x80 != 0 && length < 126 {
-			need += length
-		}
-		if err := c.fill(need); err != nil {
+		if err := c.fill(headerSize(c.rbuf[c.rr+1])); err != nil {
 			return 0, err
 		}
-		if whole && b0&0x80 != 0 && length >= 126 && !OpCode(b0&0x0F).IsControl() {
-			if h, n, _ := ParseHeader(c.rbuf[c.rr:c.rw]); n > 0 && int64(n)+h.Length <= int64(c.maxReadBuffer()) {
-				if err := c.fill(n + int(h.Length)); err != nil {
-					return 0, err
-				}
-			}
+		h, n, err := ParseHeader(c.rbuf[c.rr:c.rw])
+		if err == nil {
+			err = c.p.check(&h, c.cfg)
 		}
-		n, err := c.p.begin(c.rbuf[c.rr:c.rw], c.cfg)
 		if err != nil {
 			return 0, c.fail(err)
 		}
+		// A control frame is buffered entirely before its header is taken,
+		// so that nothing changes if a deadline expires meanwhile.
+		if h.OpCode.IsControl() {
+			if err := c.fill(n + int(h.Length)); err != nil {
+				return 0, err
+			}
+		}
+		c.p.commit(&h)
 		c.rr += n
 		if !c.p.h.OpCode.IsControl() {
 			return 0, nil
@@ -275,7 +269,7 @@ func (c *Conn) readData(dst []byte) (n int, end bool, err error) {
 				return n, true, nil
 			}
 		}
-		placed, err := c.nextFrame(dst[n:], false)
+		placed, err := c.nextFrame(dst[n:])
 		n += placed
 		if err != nil {
 			return n, false, err
@@ -314,7 +308,7 @@ func (c *Conn) skip() (int64, error) {
 				return dropped, nil
 			}
 		}
-		if _, err := c.nextFrame(nil, false); err != nil {
+		if _, err := c.nextFrame(nil); err != nil {
 			return dropped, err
 		}
 	}
@@ -388,7 +382,7 @@ func (c *Conn) Recv(buf []byte) (int, Flags, error) {
 		}
 		releaseBuffer(&messagePool, &c.partial)
 	} else {
-		placed, err := c.nextFrame(buf, false)
+		placed, err := c.nextFrame(buf)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -466,7 +460,7 @@ func (c *Conn) RecvL(bufs [][]byte) (int, Flags, error) {
 		if len(bufs) > 0 {
 			land = bufs[0]
 		}
-		placed, err := c.nextFrame(land, false)
+		placed, err := c.nextFrame(land)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -535,25 +529,14 @@ func (c *Conn) Next() (Flags, []byte, error) {
 		return 0, nil, err
 	}
 	if !resume {
-		if _, err := c.nextFrame(nil, true); err != nil {
+		if _, err := c.nextFrame(nil); err != nil {
 			return 0, nil, err
 		}
-		typ := opFlags(c.p.msgOp)
-		if c.p.h.Fin && int64(c.rw-c.rr) >= c.p.left {
-			k := int(c.p.left)
-			view := c.rbuf[c.rr : c.rr+k]
-			err := c.p.payload(view, view)
-			c.rr += k
-			if err == nil {
-				_, err = c.p.endFrame()
+		if c.p.h.Fin && c.p.left <= int64(c.maxReadBuffer()) {
+			typ := opFlags(c.p.msgOp)
+			if view, err := c.nextInPlace(); view != nil || err != nil {
+				return typ, view, err
 			}
-			if err != nil {
-				return typ, nil, c.fail(err)
-			}
-			c.p.endMessage()
-			c.msgSeq++
-			c.viewHeld = true
-			return typ, view, nil
 		}
 		c.owner = ownerNext
 		c.msg = messagePool.Get()
@@ -581,6 +564,46 @@ func (c *Conn) Next() (Flags, []byte, error) {
 	return typ, c.msg.B, nil
 }
 
+// nextInPlace receives a single-frame message that fits the read buffer:
+// its payload is unmasked and validated in place as it arrives, and lent as
+// a view. If a deadline expires first, what arrived moves to the message
+// buffer, the timeout is returned, and the next Next resumes there.
+func (c *Conn) nextInPlace() ([]byte, error) {
+	total := int(c.p.left)
+	done := 0 // payload bytes at rbuf[rr:] already unmasked and checked
+	for {
+		if k := min(c.rw-c.rr-done, total-done); k > 0 {
+			b := c.rbuf[c.rr+done : c.rr+done+k]
+			err := c.p.payload(b, b)
+			done += k
+			if err != nil {
+				return nil, c.fail(err)
+			}
+		}
+		if done == total {
+			break
+		}
+		if err := c.fill(done + 1); err != nil {
+			if isTimeout(err) {
+				c.owner = ownerNext
+				c.msg = messagePool.Get()
+				c.msg.B = append(c.msg.B[:0], c.rbuf[c.rr:c.rr+done]...)
+				c.rr += done
+			}
+			return nil, err
+		}
+	}
+	view := c.rbuf[c.rr : c.rr+total]
+	c.rr += total
+	if _, err := c.p.endFrame(); err != nil {
+		return nil, c.fail(err)
+	}
+	c.p.endMessage()
+	c.msgSeq++
+	c.viewHeld = true
+	return view, nil
+}
+
 // MessageReader reads one message as a stream (see Conn.NextReader). It
 // lives in the Storage.
 type MessageReader struct {
@@ -599,7 +622,7 @@ func (c *Conn) NextReader() (Flags, *MessageReader, error) {
 		return 0, nil, err
 	}
 	if !resume {
-		if _, err := c.nextFrame(nil, false); err != nil {
+		if _, err := c.nextFrame(nil); err != nil {
 			return 0, nil, err
 		}
 		c.owner = ownerReader

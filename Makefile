@@ -1,0 +1,54 @@
+# wsmem — every check CI runs is `make test`.
+GO          ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+FUZZTIME    ?= 10m
+SMOKETIME   ?= 5s
+# Modules beside the main one: each has its own go.mod.
+SUBMODULES  := $(dir $(wildcard */go.mod))
+
+.PHONY: test fmt-check vet lint unit purego race fuzz-smoke fuzz asm asm-check bench profile
+
+## test: everything CI runs (about 5 minutes on 2 cores)
+test: fmt-check vet lint unit purego race fuzz-smoke
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## vet: go vet (with copylocks and asmdecl) for amd64, purego and arm64, every module
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags purego ./...
+	GOARCH=arm64 $(GO) vet ./...
+	@for m in $(SUBMODULES); do echo "go vet in $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+## lint: staticcheck, pinned
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	$(GO) test -count=1 ./...
+	@for m in $(SUBMODULES); do echo "go test in $$m"; (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
+
+purego:
+	$(GO) test -count=1 -tags purego ./...
+
+race:
+	$(GO) test -count=1 -race ./...
+
+## fuzz-smoke: every fuzz target for $(SMOKETIME)
+fuzz-smoke:
+	@set -e; for pkg in . ./fuzz; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f ($(SMOKETIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(SMOKETIME) $$pkg; \
+	  done; done
+
+## fuzz: every fuzz target for $(FUZZTIME) each (make fuzz FUZZTIME=10m)
+fuzz:
+	@set -e; for pkg in . ./fuzz; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
