@@ -20,6 +20,9 @@ func (c *Conn) control(payload []byte) error {
 			_ = c.writeControl(OpPong, payload)
 		}
 		c.wmu.Unlock()
+		if c.handler != nil {
+			c.handler.OnPing(c, payload)
+		}
 	case OpClose:
 		code, err := checkClose(payload)
 		if err != nil {
@@ -43,6 +46,7 @@ func (c *Conn) control(payload []byte) error {
 		// Both close frames have passed: the closing handshake is complete.
 		if !c.has(stateDetaching) {
 			c.shutdown()
+			c.dropReadBuffers()
 		}
 		return &c.closeErr
 	}

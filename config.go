@@ -26,6 +26,12 @@ type Config struct {
 	// CloseTimeout bounds the wait for the peer's close frame in Detach
 	// (default 5s).
 	CloseTimeout time.Duration
+	// PingInterval makes Serve send a ping when the peer has been quiet
+	// for this long (default 0: no pings).
+	PingInterval time.Duration
+	// IdleTimeout makes Serve close a connection whose peer sent nothing,
+	// not even a pong, for this long (default 0: no limit).
+	IdleTimeout time.Duration
 }
 
 const (

@@ -40,6 +40,8 @@ type Conn struct {
 	readErr   error                      // sticky: the receive side failed
 	msgSeq    uint32                     // counts messages, to retire stale readers
 	reader    MessageReader
+	handler   Handler // Serve's, while it runs
+	nread     uint64  // bytes read so far: the heartbeat's sign of life
 	closeErr  CloseError
 	scratch   [scratchSize]byte
 	reason    [maxCloseReason]byte // the peer's close reason
@@ -146,6 +148,8 @@ func (c *Conn) resetState() {
 	c.owner = ownerNone
 	c.readErr, c.writeErr = nil, nil
 	c.closeErr = CloseError{}
+	c.handler = nil
+	c.nread = 0
 	c.msgSeq++
 	releaseBuffer(&readPool, &c.rpool)
 	releaseBuffer(&messagePool, &c.msg)

@@ -46,6 +46,7 @@ func (c *Conn) readError(err error) error {
 	c.readErr = err
 	c.closeErr.Code = StatusAbnormal
 	c.shutdown()
+	c.dropReadBuffers()
 	return err
 }
 
@@ -61,7 +62,19 @@ func (c *Conn) fail(err error) error {
 	c.closeErr.Code = StatusAbnormal
 	c.sendCloseBounded(perr.Code)
 	c.shutdown()
+	c.dropReadBuffers()
 	return perr
+}
+
+// dropReadBuffers gives the receive side's pooled buffers back once
+// receiving has ended for good. Only the receiving goroutine calls it.
+func (c *Conn) dropReadBuffers() {
+	c.rr = c.rw
+	c.release()
+	releaseBuffer(&messagePool, &c.partial)
+	if !c.viewHeld {
+		releaseBuffer(&messagePool, &c.msg)
+	}
 }
 
 // maxReadBuffer is the largest read buffer the connection uses.
@@ -84,6 +97,7 @@ func (c *Conn) fill(need int) error {
 		}
 		m, err := c.nc.Read(c.rbuf[c.rw:])
 		c.rw += m
+		c.nread += uint64(m)
 		if c.rw == len(c.rbuf) && c.usingScratch() {
 			c.scratchIn = true
 		}
@@ -156,6 +170,7 @@ func (c *Conn) nextFrame(land []byte) (int, error) {
 		if c.rr == c.rw && len(land) >= landMin && c.readSlab == nil {
 			c.release()
 			m, err := c.nc.Read(land[:min(len(land), c.cfg.readBufferSize())])
+			c.nread += uint64(m)
 			if m == 0 {
 				if err != nil {
 					return 0, c.readError(err)
@@ -247,6 +262,7 @@ func (c *Conn) readData(dst []byte) (n int, end bool, err error) {
 			c.release()
 			k := int(min(c.p.left, int64(len(dst)-n)))
 			m, rerr := c.nc.Read(dst[n : n+k])
+			c.nread += uint64(m)
 			if m > 0 {
 				err := c.p.payload(dst[n:n+m], dst[n:n+m])
 				n += m

@@ -1,0 +1,103 @@
+package wsmem
+
+import (
+	"errors"
+	"io"
+	"time"
+)
+
+// Handler receives a connection's events from Serve, as Barracuda's WSSCB
+// callbacks do. Slices passed to it are valid until the call returns: copy
+// what must outlive it. Embed NopHandler to implement only what you need.
+type Handler interface {
+	// OnMessage is called for every data message.
+	OnMessage(c *Conn, typ Flags, data []byte)
+	// OnPing is called for every ping; the pong was already sent.
+	OnPing(c *Conn, data []byte)
+	// OnClose is called once, when the connection ends: with the peer's
+	// close code and reason and a nil err when the peer closed it; with
+	// 1006 and the cause when it dropped or the heartbeat gave up; with the
+	// code sent and the violation when the peer broke the protocol.
+	OnClose(c *Conn, code StatusCode, reason []byte, err error)
+}
+
+// NopHandler implements Handler by doing nothing; embed it.
+type NopHandler struct{}
+
+// OnMessage does nothing.
+func (NopHandler) OnMessage(*Conn, Flags, []byte) {}
+
+// OnPing does nothing.
+func (NopHandler) OnPing(*Conn, []byte) {}
+
+// OnClose does nothing.
+func (NopHandler) OnClose(*Conn, StatusCode, []byte, error) {}
+
+// ErrIdle is the cause OnClose reports when the peer sent nothing, not even
+// a pong, for Config.IdleTimeout.
+var ErrIdle = errors.New("wsmem: peer idle for longer than Config.IdleTimeout")
+
+// Serve runs the receive loop until the connection ends, calling h for each
+// event (Barracuda's WSSCB). It uses Next: a message's data is a view valid
+// until OnMessage returns, and a connection waiting for its next message
+// holds no pooled buffer. With Config.PingInterval it pings a quiet peer,
+// and with Config.IdleTimeout it closes a peer that stays silent; both run
+// on the read deadline, which Serve owns, so no timer or goroutine is
+// added. It returns nil when the peer closed the connection, else the
+// error that ended it. It allocates nothing per message.
+func (c *Conn) Serve(h Handler) error {
+	c.handler = h
+	defer func() { c.handler = nil }()
+	interval, idle := c.cfg.PingInterval, c.cfg.IdleTimeout
+	heartbeat := interval > 0 || idle > 0
+	wait := interval
+	if wait <= 0 || (idle > 0 && idle < wait) {
+		wait = idle
+	}
+	lastRead, quietSince := c.nread, time.Now()
+	for {
+		if heartbeat {
+			_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+		}
+		typ, data, err := c.Next()
+		if err == nil {
+			h.OnMessage(c, typ, data)
+			continue
+		}
+		if heartbeat && isTimeout(err) {
+			now := time.Now()
+			if c.nread != lastRead {
+				lastRead, quietSince = c.nread, now
+			}
+			if idle > 0 && now.Sub(quietSince) >= idle {
+				c.closeCode(StatusGoingAway)
+				h.OnClose(c, StatusAbnormal, nil, ErrIdle)
+				return ErrIdle
+			}
+			if interval > 0 {
+				_ = c.Ping(nil)
+			}
+			continue
+		}
+		switch e := err.(type) {
+		case *CloseError:
+			h.OnClose(c, e.Code, e.Reason, nil)
+			return nil
+		case *ProtocolError:
+			h.OnClose(c, e.Code, nil, err)
+		default:
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			h.OnClose(c, StatusAbnormal, nil, err)
+		}
+		return err
+	}
+}
+
+// closeCode sends a close frame with code, if the line allows, and closes
+// the connection.
+func (c *Conn) closeCode(code StatusCode) {
+	c.sendCloseBounded(code)
+	c.shutdown()
+}
