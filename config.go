@@ -1,6 +1,9 @@
 package wsmem
 
-import "time"
+import (
+	"crypto/tls"
+	"time"
+)
 
 // Config holds the settings many connections share. Pass the same *Config
 // to every attach call; it must not change once a connection uses it. A nil
@@ -26,6 +29,19 @@ type Config struct {
 	// CloseTimeout bounds the wait for the peer's close frame in Detach
 	// (default 5s).
 	CloseTimeout time.Duration
+	// MaxHandshakeSize bounds the HTTP head of the opening handshake
+	// (default 8192); a larger request is refused with 431.
+	MaxHandshakeSize int
+	// Subprotocols lists the subprotocols a server accepts, in its order of
+	// preference, or a client offers.
+	Subprotocols []string
+	// CheckOrigin decides whether a server accepts a request's Origin
+	// (nil when absent) for its Host; a refusal answers 403. By default a
+	// request without Origin, or whose Origin's host is the Host, is
+	// accepted. The slices are valid during the call only.
+	CheckOrigin func(origin, host []byte) bool
+	// TLSConfig is what Dial uses for wss:// URLs (nil: the defaults).
+	TLSConfig *tls.Config
 	// PingInterval makes Serve send a ping when the peer has been quiet
 	// for this long (default 0: no pings).
 	PingInterval time.Duration
@@ -41,6 +57,7 @@ const (
 	defaultMaxFragments     = 65536
 	defaultHandshakeTimeout = 10 * time.Second
 	defaultCloseTimeout     = 5 * time.Second
+	defaultMaxHandshakeSize = 8192
 )
 
 // defaultConfig serves connections attached with a nil *Config.
@@ -93,4 +110,11 @@ func (c *Config) closeTimeout() time.Duration {
 		return c.CloseTimeout
 	}
 	return defaultCloseTimeout
+}
+
+func (c *Config) maxHandshakeSize() int {
+	if c.MaxHandshakeSize > 0 {
+		return c.MaxHandshakeSize
+	}
+	return defaultMaxHandshakeSize
 }

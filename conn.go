@@ -46,6 +46,13 @@ type Conn struct {
 	scratch   [scratchSize]byte
 	reason    [maxCloseReason]byte // the peer's close reason
 
+	// The opening handshake's results.
+	nameSlab    []byte // the caller's buffer for Resource and Host, if any
+	nameArea    [nameAreaSize]byte
+	resourceLen uint16
+	hostLen     uint16
+	protocol    uint8 // 1 + index in Config.Subprotocols; 0: none
+
 	// Send side.
 	msgMu     sync.Mutex // held for a whole message
 	wmu       sync.Mutex // held for a whole frame
@@ -150,6 +157,7 @@ func (c *Conn) resetState() {
 	c.closeErr = CloseError{}
 	c.handler = nil
 	c.nread = 0
+	c.resourceLen, c.hostLen, c.protocol = 0, 0, 0
 	c.msgSeq++
 	releaseBuffer(&readPool, &c.rpool)
 	releaseBuffer(&messagePool, &c.msg)

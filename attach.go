@@ -1,0 +1,290 @@
+package wsmem
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// ErrHandshake matches every failed opening handshake (see HandshakeError).
+var ErrHandshake = errors.New("wsmem: opening handshake failed")
+
+// HandshakeError is a refused opening handshake. On the server side Status
+// is the HTTP status that was answered (400, 403, 405, 414, 426, 431, 505)
+// and the connection was closed. The values are pre-built: returning one
+// allocates nothing.
+type HandshakeError struct {
+	Status int
+}
+
+// Error names the status.
+func (e *HandshakeError) Error() string {
+	return "wsmem: opening handshake refused with " + strconv.Itoa(e.Status) + " " + statusText(e.Status)
+}
+
+// Is makes errors.Is(err, ErrHandshake) true.
+func (e *HandshakeError) Is(target error) bool { return target == ErrHandshake }
+
+// refusals holds one HandshakeError per status the server answers.
+var refusals = map[int]*HandshakeError{}
+
+func init() {
+	for _, s := range []int{400, 403, 405, 414, 426, 431, 505} {
+		refusals[s] = &HandshakeError{Status: s}
+	}
+}
+
+// refusal returns the pre-built error for status.
+func refusal(status int) error {
+	if e := refusals[status]; e != nil {
+		return e
+	}
+	return &HandshakeError{Status: status}
+}
+
+var (
+	errHeadTooLarge = errors.New("wsmem: handshake response larger than Config.MaxHandshakeSize")
+	errNamesTooLong = errors.New("wsmem: resource and host do not fit the Storage's name buffer")
+)
+
+// nameAreaSize is the room Resource and Host share in the Storage, unless
+// the caller hands in a larger buffer with Storage.SetNameBuffer.
+const nameAreaSize = 128
+
+// SetNameBuffer hands the connection the caller's memory for the resource
+// and host of the opening handshake (libdill's resource and host buffers),
+// for servers that expect targets longer than the 128 bytes the Storage
+// holds. A request whose target and host together do not fit is refused
+// with 414. Call it before attaching; nil returns to the Storage's area.
+func (s *Storage) SetNameBuffer(buf []byte) { s.conn.nameSlab = buf }
+
+// nameBuffer is where Resource and Host are kept.
+func (c *Conn) nameBuffer() []byte {
+	if c.nameSlab != nil {
+		return c.nameSlab
+	}
+	return c.nameArea[:]
+}
+
+// setNames keeps resource and host; false if they do not fit.
+func (c *Conn) setNames(resource, host []byte) bool {
+	buf := c.nameBuffer()
+	if len(resource)+len(host) > len(buf) {
+		return false
+	}
+	c.resourceLen = uint16(copy(buf, resource))
+	c.hostLen = uint16(copy(buf[c.resourceLen:], host))
+	return true
+}
+
+// Resource returns the request target of the opening handshake (the path
+// and query), as the server received it or the client sent it. It is valid
+// until the Storage is reused and costs nothing.
+func (c *Conn) Resource() []byte { return c.nameBuffer()[:c.resourceLen] }
+
+// Host returns the Host of the opening handshake. It is valid until the
+// Storage is reused and costs nothing.
+func (c *Conn) Host() []byte {
+	return c.nameBuffer()[c.resourceLen : c.resourceLen+c.hostLen]
+}
+
+// Subprotocol returns the subprotocol the handshake agreed on, "" for
+// none. It is one of Config.Subprotocols and costs nothing.
+func (c *Conn) Subprotocol() string {
+	if c.protocol == 0 {
+		return ""
+	}
+	return c.cfg.Subprotocols[c.protocol-1]
+}
+
+// setProtocol records the agreed subprotocol p, one of Config.Subprotocols.
+func (c *Conn) setProtocol(p []byte) {
+	c.protocol = 0
+	for i, s := range c.cfg.Subprotocols {
+		if string(p) == s {
+			c.protocol = uint8(i + 1)
+			return
+		}
+	}
+}
+
+// readHead reads an HTTP head (up to the blank line) into the read buffer
+// and returns its length; the head is rbuf[rr:rr+n] and what follows it
+// stays buffered. limit bounds the head's size; tooLarge is returned past
+// it.
+func (c *Conn) readHead(limit int, tooLarge error) (int, error) {
+	scanned := 0
+	for {
+		if c.rw > c.rr {
+			from := max(0, scanned-3)
+			if end := headEnd(c.rbuf[c.rr+from : c.rw]); end >= 0 {
+				return from + end, nil
+			}
+			scanned = c.rw - c.rr
+		}
+		if scanned >= limit {
+			return 0, tooLarge
+		}
+		if err := c.fill(min(scanned+1, limit)); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// serverHandshake answers the client's upgrade request, in the read and
+// write buffers the frames use.
+func (c *Conn) serverHandshake() error {
+	_ = c.nc.SetDeadline(time.Now().Add(c.cfg.handshakeTimeout()))
+	err := c.answerUpgrade()
+	if err != nil {
+		c.shutdown()
+		c.dropReadBuffers()
+		return err
+	}
+	_ = c.nc.SetDeadline(time.Time{})
+	return nil
+}
+
+var errTooLarge = refusal(431)
+
+func (c *Conn) answerUpgrade() error {
+	n, err := c.readHead(c.cfg.maxHandshakeSize(), errTooLarge)
+	if err == errTooLarge {
+		return c.refuse(431)
+	}
+	if err != nil {
+		return err
+	}
+	head := c.rbuf[c.rr : c.rr+n]
+	var req requestHead
+	status := parseRequest(head, &req, len(c.nameBuffer())-len(req.host))
+	if status == 0 && len(req.target)+len(req.host) > len(c.nameBuffer()) {
+		status = 414
+	}
+	if status == 0 && !c.cfg.originAllowed(req.origin, req.host) {
+		status = 403
+	}
+	if status != 0 {
+		return c.refuse(status)
+	}
+	protocol := selectProtocol(&req, c.cfg.Subprotocols)
+	accept, err := ResponseKey(req.key)
+	if err != nil {
+		return c.refuse(400)
+	}
+	c.setNames(req.target, req.host)
+	c.setProtocol(protocol)
+	buf, pb := c.writeBuffer()
+	resp := appendAcceptResponse(buf[:0], &accept, protocol, nil)
+	c.rr += n
+	_, err = c.nc.Write(resp)
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	c.release()
+	return err
+}
+
+// refuse answers status and returns the matching error.
+func (c *Conn) refuse(status int) error {
+	buf, pb := c.writeBuffer()
+	_, _ = c.nc.Write(appendRejectResponse(buf[:0], status))
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	return refusal(status)
+}
+
+// clientHandshake sends the upgrade request for resource on host and checks
+// the server's answer.
+func (c *Conn) clientHandshake(resource, host string) error {
+	if resource == "" {
+		resource = "/"
+	}
+	if err := checkRequestParams(resource, host, c.cfg.Subprotocols, nil); err != nil {
+		return err
+	}
+	if len(resource)+len(host) > len(c.nameBuffer()) {
+		return errNamesTooLong
+	}
+	_ = c.nc.SetDeadline(time.Now().Add(c.cfg.handshakeTimeout()))
+	err := c.sendUpgrade(resource, host)
+	if err != nil {
+		c.shutdown()
+		c.dropReadBuffers()
+		return err
+	}
+	_ = c.nc.SetDeadline(time.Time{})
+	return nil
+}
+
+func (c *Conn) sendUpgrade(resource, host string) error {
+	key, err := RequestKey()
+	if err != nil {
+		return err
+	}
+	buf, pb := c.writeBuffer()
+	_, err = c.nc.Write(appendRequest(buf[:0], resource, host, &key, c.cfg.Subprotocols, nil))
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := c.readHead(c.cfg.maxHandshakeSize(), errHeadTooLarge)
+	if err != nil {
+		return err
+	}
+	var resp responseHead
+	if err := parseResponse(c.rbuf[c.rr:c.rr+n], &key, &resp); err != nil {
+		return err
+	}
+	if err := checkProtocol(&resp, c.cfg.Subprotocols); err != nil {
+		return err
+	}
+	if resp.nExtensions > 0 {
+		return errUnofferedExtension
+	}
+	c.setProtocol(resp.protocol)
+	c.rr += n
+	c.release()
+	c.resourceLen = uint16(copy(c.nameBuffer(), resource))
+	c.hostLen = uint16(copy(c.nameBuffer()[c.resourceLen:], host))
+	return nil
+}
+
+var errUnofferedExtension = &handshakeError{msg: "wsmem: server answered with an extension the client did not offer"}
+
+// originAllowed applies Config.CheckOrigin, or by default accepts a
+// request without Origin or whose Origin's host is the request's Host.
+func (cfg *Config) originAllowed(origin, host []byte) bool {
+	if cfg.CheckOrigin != nil {
+		return cfg.CheckOrigin(origin, host)
+	}
+	if origin == nil {
+		return true
+	}
+	_, rest, ok := bytes.Cut(origin, []byte("://"))
+	return ok && equalFoldBytes(rest, host)
+}
+
+// equalFoldBytes compares ASCII case-insensitively.
+func equalFoldBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,499 @@
+package bench
+
+// Shared helpers: the library registry, in-memory net.Conns (a replayed
+// stream of client frames, a discarding sink that can answer a client's
+// opening handshake), frame builders and an independent frame decoder used
+// to check what the libraries wrote, and payload generators.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// errNoAPI is returned by an adapter for an API the library does not have.
+var errNoAPI = errors.New("the library has no such API")
+
+// Read APIs.
+const (
+	apiMsg    = "msg"    // one call per message
+	apiStream = "stream" // a reader per message, read into a reused buffer
+)
+
+// lib is one library's adapter. Each adapter file fills one in.
+type lib struct {
+	name string
+
+	// mask XORs b in place with key from key phase 0; nil when the
+	// library exports no masking function.
+	mask func(b []byte, key [4]byte)
+
+	// validatesUTF8 tells whether the library checks text messages on
+	// receive (as configured here). When it does not, the UTF-8 scenario
+	// validates with utf8.Valid, as an application would have to.
+	validatesUTF8 bool
+
+	// serverRead attaches the server side to nc (which replays client
+	// frames) and receives messages with api, handing each payload to
+	// each until each returns false. The payload is valid only during the
+	// call. maxSize is the largest message. errNoAPI: no such API.
+	serverRead func(nc net.Conn, api string, maxSize int, each func([]byte) bool) error
+
+	// serverWriter and clientWriter attach a side to nc (a sink; the client
+	// side does its opening handshake with it) and return a function that
+	// sends one message.
+	serverWriter func(nc net.Conn) (send func(text bool, p []byte) error, err error)
+	clientWriter func(nc net.Conn) (send func(text bool, p []byte) error, err error)
+
+	// echoServe serves echo connections accepted from ln until ln is
+	// closed.
+	echoServe func(ln net.Listener, maxSize int)
+
+	// echoClient connects to the echo server at addr and runs round trips:
+	// it sends p, receives the echo and hands it to each, until each
+	// returns false; then it closes the connection.
+	echoClient func(addr string, p []byte, each func([]byte) bool) error
+}
+
+// libOrder is the order in which libraries run inside each scenario.
+var libOrder = []string{"wsmem", "gorilla", "gobwas", "coder", "gws"}
+
+var libs = map[string]*lib{}
+
+func register(l *lib) { libs[l.name] = l }
+
+// allLibs returns the registered libraries in libOrder.
+func allLibs() []*lib {
+	var out []*lib
+	for _, n := range libOrder {
+		if l := libs[n]; l != nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// sizeName formats a byte count as the benchmarks name it: 16B, 1KiB, 1MiB.
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// ---- payloads ----
+
+// binaryPayload returns n pseudo-random bytes; seed picks the sequence.
+func binaryPayload(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i < n; i += 8 {
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], r.Uint64())
+		copy(b[i:], w[:])
+	}
+	return b
+}
+
+// textPayload returns n bytes of valid UTF-8 of which about 30% are
+// non-ASCII (a mix of 2-, 3- and 4-byte characters).
+func textPayload(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))
+	multi := []rune{'é', 'ß', 'ж', 'Ω', '中', '文', '€', '✓', '😀', '🚀'}
+	b := make([]byte, 0, n)
+	nonASCII := 0
+	for len(b) < n {
+		// Keep the running share of non-ASCII bytes near 30%.
+		if nonASCII*10 < len(b)*3 {
+			c := multi[r.IntN(len(multi))]
+			if len(b)+utf8.RuneLen(c) > n {
+				break
+			}
+			b = utf8.AppendRune(b, c)
+			nonASCII += utf8.RuneLen(c)
+		} else {
+			b = append(b, byte('a'+r.IntN(26)))
+		}
+	}
+	for len(b) < n {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// ---- frames ----
+
+// appendFrame appends a final frame with opcode op and payload p, masked
+// with key when masked. It is written from RFC 6455 §5.2 independently of
+// every library under test.
+func appendFrame(dst []byte, op byte, masked bool, key [4]byte, p []byte) []byte {
+	var mbit byte
+	if masked {
+		mbit = 0x80
+	}
+	dst = append(dst, 0x80|op)
+	switch n := len(p); {
+	case n <= 125:
+		dst = append(dst, mbit|byte(n))
+	case n <= 0xFFFF:
+		dst = append(dst, mbit|126)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+	default:
+		dst = append(dst, mbit|127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	if masked {
+		dst = append(dst, key[:]...)
+	}
+	start := len(dst)
+	dst = append(dst, p...)
+	if masked {
+		for i := range p {
+			dst[start+i] ^= key[i&3]
+		}
+	}
+	return dst
+}
+
+const (
+	opText   = 0x1
+	opBinary = 0x2
+)
+
+// frame is one decoded frame.
+type frame struct {
+	fin     bool
+	rsv     byte
+	op      byte
+	masked  bool
+	payload []byte // unmasked copy
+}
+
+// decodeFrames decodes every frame in b, unmasking payloads into copies.
+func decodeFrames(b []byte) ([]frame, error) {
+	var out []frame
+	for len(b) > 0 {
+		if len(b) < 2 {
+			return out, errors.New("truncated header")
+		}
+		f := frame{fin: b[0]&0x80 != 0, rsv: b[0] >> 4 & 7, op: b[0] & 0x0F, masked: b[1]&0x80 != 0}
+		n := uint64(b[1] & 0x7F)
+		off := 2
+		switch n {
+		case 126:
+			if len(b) < 4 {
+				return out, errors.New("truncated length")
+			}
+			n = uint64(binary.BigEndian.Uint16(b[2:]))
+			off = 4
+		case 127:
+			if len(b) < 10 {
+				return out, errors.New("truncated length")
+			}
+			n = binary.BigEndian.Uint64(b[2:])
+			off = 10
+		}
+		var key [4]byte
+		if f.masked {
+			if len(b) < off+4 {
+				return out, errors.New("truncated mask")
+			}
+			copy(key[:], b[off:])
+			off += 4
+		}
+		if uint64(len(b)-off) < n {
+			return out, fmt.Errorf("truncated payload: have %d of %d", len(b)-off, n)
+		}
+		f.payload = append([]byte(nil), b[off:off+int(n)]...)
+		if f.masked {
+			for i := range f.payload {
+				f.payload[i] ^= key[i&3]
+			}
+		}
+		out = append(out, f)
+		b = b[off+int(n):]
+	}
+	return out, nil
+}
+
+// checkOneMessage checks that wire holds exactly one final data frame with
+// opcode op and payload want, masked as the sending side must.
+func checkOneMessage(wire []byte, op byte, masked bool, want []byte) error {
+	fs, err := decodeFrames(wire)
+	if err != nil {
+		return fmt.Errorf("decoding the written bytes: %v", err)
+	}
+	if len(fs) != 1 {
+		return fmt.Errorf("wrote %d frames, want 1", len(fs))
+	}
+	f := fs[0]
+	switch {
+	case !f.fin || f.rsv != 0 || f.op != op:
+		return fmt.Errorf("frame fin=%v rsv=%d op=%d, want fin, rsv 0, op %d", f.fin, f.rsv, f.op, op)
+	case f.masked != masked:
+		return fmt.Errorf("frame masked=%v, want %v", f.masked, masked)
+	case !bytes.Equal(f.payload, want):
+		return fmt.Errorf("payload differs (%d bytes written, %d sent)", len(f.payload), len(want))
+	}
+	return nil
+}
+
+// clientStream builds a stream of masked client frames carrying messages of
+// size bytes, at least two and enough for about 256 KiB, each message with
+// its own payload and masking key. It returns the stream and the payloads
+// in order.
+func clientStream(size int, text bool) (stream []byte, payloads [][]byte) {
+	count := max(2, (256<<10)/(size+14))
+	op := byte(opBinary)
+	if text {
+		op = opText
+	}
+	r := rand.New(rand.NewPCG(uint64(size), 7))
+	for i := range count {
+		var p []byte
+		if text {
+			p = textPayload(size, uint64(i))
+		} else {
+			p = binaryPayload(size, uint64(i))
+		}
+		var key [4]byte
+		binary.LittleEndian.PutUint32(key[:], r.Uint32()|1)
+		stream = appendFrame(stream, op, true, key, p)
+		payloads = append(payloads, p)
+	}
+	return stream, payloads
+}
+
+// ---- in-memory connections ----
+
+type addr struct{}
+
+func (addr) Network() string { return "tcp" }
+func (addr) String() string  { return "127.0.0.1:9" }
+
+// connBase gives the in-memory conns the net.Conn methods they share.
+type connBase struct{}
+
+func (connBase) LocalAddr() net.Addr                { return addr{} }
+func (connBase) RemoteAddr() net.Addr               { return addr{} }
+func (connBase) SetDeadline(time.Time) error        { return nil }
+func (connBase) SetReadDeadline(time.Time) error    { return nil }
+func (connBase) SetWriteDeadline(time.Time) error   { return nil }
+func (connBase) SetNoDelay(bool) error              { return nil }
+func (connBase) SetKeepAlive(bool) error            { return nil }
+func (connBase) SetLinger(int) error                { return nil }
+func (connBase) SetKeepAlivePeriod(time.Duration) error { return nil }
+
+// replayConn is a net.Conn whose reads copy from a pre-built stream of
+// frames, looping forever (after an optional prefix, served first), and
+// whose writes are discarded. Once stop is set, reads return io.EOF.
+type replayConn struct {
+	connBase
+	prefix []byte
+	data   []byte
+	off    int
+	stop   atomic.Bool
+}
+
+func newReplayConn(prefix, data []byte) *replayConn {
+	return &replayConn{prefix: prefix, data: data}
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if c.stop.Load() {
+		return 0, io.EOF
+	}
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	n := copy(p, c.data[c.off:])
+	c.off += n
+	if c.off == len(c.data) {
+		c.off = 0
+	}
+	return n, nil
+}
+
+func (c *replayConn) Write(p []byte) (int, error) { return len(p), nil }
+func (c *replayConn) Close() error                { c.stop.Store(true); return nil }
+
+// sinkConn is a net.Conn that discards what is written to it, or records it
+// while capture is set. With answerHandshake it plays the server of a
+// client's opening handshake: once the request is written, reads return a
+// 101 response; after that, reads block until Close.
+type sinkConn struct {
+	connBase
+	capture bool
+	wire    bytes.Buffer
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	answer   bool
+	request  []byte
+	response []byte
+	closed   bool
+}
+
+func newSinkConn(answerHandshake bool) *sinkConn {
+	c := &sinkConn{answer: answerHandshake}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+func (c *sinkConn) Write(p []byte) (int, error) {
+	if c.capture {
+		c.wire.Write(p)
+	}
+	if c.answer {
+		c.mu.Lock()
+		if c.answer {
+			c.request = append(c.request, p...)
+			if i := bytes.Index(c.request, []byte("\r\n\r\n")); i >= 0 {
+				c.response = handshakeResponse(c.request[:i])
+				c.answer = false
+				c.cond.Broadcast()
+			}
+		}
+		c.mu.Unlock()
+	}
+	return len(p), nil
+}
+
+func (c *sinkConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.response) == 0 && !c.closed {
+		c.cond.Wait()
+	}
+	if len(c.response) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.response)
+	c.response = c.response[n:]
+	if len(c.response) == 0 {
+		c.response = nil
+	}
+	return n, nil
+}
+
+func (c *sinkConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return nil
+}
+
+// startCapture records the writes that follow; takeCapture stops and
+// returns them.
+func (c *sinkConn) startCapture() { c.wire.Reset(); c.capture = true }
+func (c *sinkConn) takeCapture() []byte {
+	c.capture = false
+	return bytes.Clone(c.wire.Bytes())
+}
+
+// acceptKey computes Sec-WebSocket-Accept for key (RFC 6455 §4.2.2).
+func acceptKey(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// handshakeResponse answers the upgrade request whose head is req.
+func handshakeResponse(req []byte) []byte {
+	key := ""
+	for _, line := range strings.Split(string(req), "\r\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(name), "Sec-WebSocket-Key") {
+			key = strings.TrimSpace(value)
+		}
+	}
+	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + acceptKey(key) + "\r\n\r\n")
+}
+
+// upgradeRequestText is a client's opening handshake.
+const upgradeRequestText = "GET / HTTP/1.1\r\nHost: 127.0.0.1:9\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+// upgradeRequest returns the opening handshake as a parsed request.
+func upgradeRequest() *http.Request {
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(upgradeRequestText)))
+	if err != nil {
+		panic(err)
+	}
+	r.RemoteAddr = "127.0.0.1:9"
+	return r
+}
+
+// hijackWriter is the http.ResponseWriter of a request that arrived on nc:
+// it discards the response and hands nc over on Hijack, with 4 KiB buffers
+// as net/http's server does.
+type hijackWriter struct {
+	nc     net.Conn
+	header http.Header
+}
+
+func newHijackWriter(nc net.Conn) *hijackWriter {
+	return &hijackWriter{nc: nc, header: http.Header{}}
+}
+
+func (w *hijackWriter) Header() http.Header         { return w.header }
+func (w *hijackWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *hijackWriter) WriteHeader(int)             {}
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return w.nc, bufio.NewReadWriter(bufio.NewReaderSize(w.nc, 4096), bufio.NewWriterSize(w.nc, 4096)), nil
+}
+
+// readAll reads r to io.EOF into buf (reused), returning the bytes read. A
+// message longer than buf is an error.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	n := 0
+	for {
+		if n == len(buf) {
+			var one [1]byte
+			m, err := r.Read(one[:])
+			if m > 0 {
+				return nil, errors.New("message longer than the buffer")
+			}
+			if err == io.EOF {
+				return buf[:n], nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return buf[:n], nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// rw joins a reader and a writer.
+type rw struct {
+	io.Reader
+	io.Writer
+}

@@ -1,0 +1,119 @@
+package wsmem
+
+import (
+	"net/http"
+	"time"
+)
+
+// Upgrade turns a net/http request into the server side of a WebSocket
+// connection (Barracuda's WSS::upgrade), through http.ResponseController's
+// Hijack: it works with http.ServeMux and the standard server over
+// HTTP/1.1. A request it refuses is answered through w with the status
+// (400, 403, 405, 414, 426 with Sec-WebSocket-Version: 13, 505) and a
+// *HandshakeError is returned. Bytes the server had already read past the
+// request are kept and read as frames. It costs what net/http's hijack
+// costs; the WebSocket side allocates nothing with a Storage.
+func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, cfg *Config) (*Conn, error) {
+	if cfg == nil {
+		cfg = &defaultConfig
+	}
+	if st == nil {
+		st = new(Storage)
+	}
+	var req requestHead
+	status := checkUpgrade(r, cfg, &req, st)
+	if status != 0 {
+		switch status {
+		case 405:
+			w.Header().Set("Allow", "GET")
+		case 426:
+			w.Header().Set("Sec-WebSocket-Version", "13")
+		}
+		http.Error(w, http.StatusText(status), status)
+		return nil, refusal(status)
+	}
+	accept, err := ResponseKey(req.key)
+	if err != nil {
+		http.Error(w, http.StatusText(400), 400)
+		return nil, refusal(400)
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "wsmem: cannot take over this connection", http.StatusInternalServerError)
+		return nil, err
+	}
+	c := attach(nc, flags|NoHTTP, st, cfg, true)
+	c.flags = flags
+	c.setNames([]byte(r.RequestURI), []byte(r.Host))
+	protocol := selectProtocol(&req, cfg.Subprotocols)
+	c.setProtocol(protocol)
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		c.keep(early)
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(cfg.handshakeTimeout()))
+	buf, pb := c.writeBuffer()
+	_, err = nc.Write(appendAcceptResponse(buf[:0], &accept, protocol, nil))
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	_ = nc.SetWriteDeadline(time.Time{})
+	if err != nil {
+		c.shutdown()
+		c.dropReadBuffers()
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkUpgrade applies the opening handshake's rules to a request net/http
+// parsed, filling req's key and protocol lines; it returns the status to
+// refuse with, or 0.
+func checkUpgrade(r *http.Request, cfg *Config, req *requestHead, st *Storage) int {
+	switch {
+	case r.Method != http.MethodGet:
+		return 405
+	case !r.ProtoAtLeast(1, 1):
+		return 505
+	case !headerHasToken(r.Header["Connection"], "upgrade"),
+		!headerHasToken(r.Header["Upgrade"], "websocket"):
+		return 400
+	}
+	if v := r.Header["Sec-Websocket-Version"]; len(v) != 1 || v[0] != "13" {
+		return 426
+	}
+	keys := r.Header["Sec-Websocket-Key"]
+	if len(keys) != 1 || !validKey([]byte(keys[0])) {
+		return 400
+	}
+	req.key = []byte(keys[0])
+	var origin []byte
+	if o := r.Header["Origin"]; len(o) > 0 {
+		origin = []byte(o[0])
+	}
+	if !cfg.originAllowed(origin, []byte(r.Host)) {
+		return 403
+	}
+	if len(r.RequestURI)+len(r.Host) > len(st.conn.nameBuffer()) {
+		return 414
+	}
+	lines := r.Header["Sec-Websocket-Protocol"]
+	if len(lines) > maxHeaderLines {
+		return 431
+	}
+	for _, l := range lines {
+		req.protocols[req.nProtocols] = []byte(l)
+		req.nProtocols++
+	}
+	return 0
+}
+
+// headerHasToken reports whether a comma-separated header holds token.
+func headerHasToken(lines []string, token string) bool {
+	for _, l := range lines {
+		if hasTokenFold([]byte(l), token) {
+			return true
+		}
+	}
+	return false
+}
