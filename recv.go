@@ -567,10 +567,13 @@ func (c *Conn) Next() (Flags, []byte, error) {
 			b = append(b, make([]byte, int(min(want, limit+1-int64(len(b)))))...)[:len(b)]
 		}
 		m, end, err := c.readData(b[len(b):cap(b)])
-		c.msg.B = b[:len(b)+m]
 		if err != nil {
+			if c.msg != nil { // a deadline: keep what arrived for the next call
+				c.msg.B = b[:len(b)+m]
+			}
 			return typ, nil, err
 		}
+		c.msg.B = b[:len(b)+m]
 		if end {
 			break
 		}

@@ -462,24 +462,14 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.nc, bufio.NewReadWriter(bufio.NewReaderSize(w.nc, 4096), bufio.NewWriterSize(w.nc, 4096)), nil
 }
 
-// readAll reads r to io.EOF into buf (reused), returning the bytes read. A
-// message longer than buf is an error.
+// readAll reads r to io.EOF into buf (reused), returning the bytes read.
+// Give buf room for one byte more than the longest message, so that the
+// read that meets io.EOF has somewhere to land.
 func readAll(r io.Reader, buf []byte) ([]byte, error) {
 	n := 0
 	for {
 		if n == len(buf) {
-			var one [1]byte
-			m, err := r.Read(one[:])
-			if m > 0 {
-				return nil, errors.New("message longer than the buffer")
-			}
-			if err == io.EOF {
-				return buf[:n], nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			continue
+			return nil, errors.New("message longer than the buffer")
 		}
 		m, err := r.Read(buf[n:])
 		n += m
