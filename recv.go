@@ -91,6 +91,9 @@ func (c *Conn) usingScratch() bool { return c.rpool == nil && c.readSlab == nil 
 // fill reads until at least need bytes are buffered; need is at most
 // maxReadBuffer. It reads as much as the buffer takes.
 func (c *Conn) fill(need int) error {
+	if c.rr == c.rw {
+		c.release() // waiting for new bytes: hold no pooled buffer
+	}
 	for c.rw-c.rr < need {
 		if len(c.rbuf)-c.rr < need || (c.scratchIn && c.usingScratch()) {
 			c.makeRoom(need)

@@ -1,0 +1,86 @@
+// Package wsmem is a WebSocket codec (RFC 6455, RFC 7692) in which the
+// caller supplies the memory, for servers and clients that hold hundreds of
+// thousands of connections and move millions of messages a second.
+//
+// # Memory
+//
+// Each connection lives in a [Storage]: the [Conn] itself, header scratch,
+// a 136-byte read area, the peer's close reason and the handshake's
+// resource and host. Its zero value is ready, so make([]Storage, n) serves
+// n connections. A Storage holds no pointer to memory the library allocated
+// for that connection.
+//
+// Larger buffers are the caller's when it hands them in
+// ([Storage.SetBuffers]), else they are borrowed from a pool only while
+// bytes are in flight:
+//
+//   - A connection waiting for its next message holds no pooled buffer.
+//     [Conn.Recv], [Conn.RecvL] and [MessageReader.Read] read straight into
+//     the caller's buffer: the frame header is parsed where it landed and
+//     the payload is unmasked while it is moved into place, in one pass.
+//     [Conn.Next] and [Conn.Serve] read into the Storage's area first and
+//     borrow a read buffer only when a frame does not fit there or the
+//     stream stays busy; the buffer goes back as soon as it is drained.
+//   - A server sends the header from the Storage and the caller's payload
+//     as they are, with one vectored write. A client masks the payload while
+//     copying it into a borrowed write buffer: the caller's bytes are read
+//     once and never modified.
+//   - After the attach call, receiving (every API), sending, ping, pong,
+//     close and the opening handshake itself allocate nothing; tests assert
+//     it with testing.AllocsPerRun.
+//
+// # Lifetimes
+//
+// A slice the package lends is valid until the call named in its doc
+// comment: the view [Conn.Next] returns until the next receive call, the
+// data a [Handler] is given until the callback returns, [Conn.Resource],
+// [Conn.Host] and [Conn.Status]'s reason until the Storage is reused.
+//
+// # Concurrency
+//
+// Any number of goroutines may send at once: a message, and each frame,
+// goes out whole, and control frames (the automatic pong, close) may pass
+// between the frames of a streamed message. One goroutine at a time may
+// receive. [Conn.Close] may be called from anywhere; blocked calls return
+// [ErrClosed].
+//
+// # Deadlines
+//
+// [Conn.SetReadDeadline] and [Conn.SetWriteDeadline] do not break the
+// connection. A read deadline that expires inside a message returns an
+// error matching os.ErrDeadlineExceeded, and the next receive call resumes
+// at the exact byte. A write deadline that expires before a frame's first
+// byte sent nothing; one that expires inside a frame returns an error
+// matching both os.ErrDeadlineExceeded and [ErrQueued]: the message was
+// accepted and the rest of the frame goes out first on the next send or
+// [Conn.Flush].
+//
+// # Errors
+//
+// Violations by the peer are pre-built [*ProtocolError] values carrying the
+// close code that was sent (1002, 1003, 1007, 1009); they match
+// [ErrProtocol], [ErrInvalidUTF8] or [ErrMessageTooBig] with errors.Is. A
+// peer's close is a [*CloseError] that lives in the Storage. A refused
+// opening handshake is a [*HandshakeError] with the HTTP status answered.
+// Nothing the peer sends makes the codec panic, hang or grow memory beyond
+// the limits of [Config].
+//
+// # From libdill and Barracuda
+//
+// The API follows libdill's ws_* calls and Barracuda's WebSocket server:
+//
+//	ws_attach_server_mem / ws_attach_client_mem   AttachServer, AttachClient (with a Storage)
+//	ws_attach_server / ws_attach_client           the same with a nil Storage
+//	WS_TEXT, WS_BINARY, WS_NOHTTP                 Text, Binary, NoHTTP
+//	msend / mrecv (typed socket; EPROTO)          SendMsg, RecvMsg (ErrProtocol, close 1003)
+//	ws_send / ws_recv                             Send, Recv
+//	ws_sendl / ws_recvl                           SendL, RecvL
+//	ws_done                                       Done
+//	ws_detach                                     Detach
+//	ws_status                                     Status
+//	ws_request_key / ws_response_key              RequestKey, ResponseKey
+//	per-call deadlines                            SetDeadline, SetReadDeadline, SetWriteDeadline
+//	WSS::upgrade                                  Upgrade
+//	WSSCB frame / ping / close callbacks          Handler, Conn.Serve
+//	write(data, len, isTxt), close(status)        Send, Close, Done
+package wsmem

@@ -1,0 +1,140 @@
+package wsmem_test
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/wsmem/wsmem"
+)
+
+// The RFC 6455 sample key and the accept value a server answers with.
+func ExampleResponseKey() {
+	accept, err := wsmem.ResponseKey([]byte("dGhlIHNhbXBsZSBub25jZQ=="))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(accept[:]))
+	// Output: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+}
+
+// Mask is its own inverse; the key phase carries across pieces.
+func ExampleMask() {
+	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	b := []byte("Hello")
+	pos := wsmem.Mask(b[:2], key, 0)
+	wsmem.Mask(b[2:], key, pos)
+	fmt.Printf("% x\n", b)
+	wsmem.Mask(b, key, 0)
+	fmt.Println(string(b))
+	// Output:
+	// 7f 9f 4d 51 58
+	// Hello
+}
+
+// A frame header parsed in place and written back.
+func ExampleParseHeader() {
+	wire := []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}
+	h, n, err := wsmem.ParseHeader(wire)
+	if err != nil {
+		panic(err)
+	}
+	payload := wire[n : n+int(h.Length)]
+	wsmem.Mask(payload, h.Mask, 0)
+	fmt.Println(h.Fin, h.OpCode == wsmem.OpText, string(payload))
+	fmt.Printf("% x\n", wsmem.AppendHeader(nil, h))
+	// Output:
+	// true true Hello
+	// 81 85 37 fa 21 3d
+}
+
+// A custom handshake: the application exchanges its own greeting, then
+// both sides attach with NoHTTP and use keys made by RequestKey and
+// ResponseKey to prove they speak WebSocket.
+func Example_customHandshake() {
+	a, b := net.Pipe()
+	done := make(chan string)
+	go func() { // server
+		var key [24]byte
+		if _, err := readFull(b, key[:]); err != nil {
+			panic(err)
+		}
+		accept, _ := wsmem.ResponseKey(key[:])
+		if _, err := b.Write(accept[:]); err != nil {
+			panic(err)
+		}
+		var st wsmem.Storage
+		c, _ := wsmem.AttachServer(b, wsmem.Text|wsmem.NoHTTP, &st, nil)
+		buf := make([]byte, 64)
+		n, _ := c.RecvMsg(buf)
+		done <- string(buf[:n])
+	}()
+	key, _ := wsmem.RequestKey()
+	if _, err := a.Write(key[:]); err != nil {
+		panic(err)
+	}
+	var accept [28]byte
+	if _, err := readFull(a, accept[:]); err != nil {
+		panic(err)
+	}
+	want, _ := wsmem.ResponseKey(key[:])
+	fmt.Println("accept ok:", accept == want)
+	var st wsmem.Storage
+	c, _ := wsmem.AttachClient(a, wsmem.Text|wsmem.NoHTTP, "/", "example.com", &st, nil)
+	_ = c.SendMsg([]byte("hello over a custom handshake"))
+	fmt.Println(<-done)
+	// Output:
+	// accept ok: true
+	// hello over a custom handshake
+}
+
+// A server: one Storage per connection, Recv into the caller's buffer,
+// Send the answer.
+func ExampleAttachServer() {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		var st wsmem.Storage
+		c, err := wsmem.AttachServer(nc, 0, &st, nil) // answers the HTTP upgrade
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		for {
+			n, typ, err := c.Recv(buf)
+			if err != nil {
+				return
+			}
+			if err := c.Send(typ, buf[:n]); err != nil {
+				return
+			}
+		}
+	}()
+	nc, _ := net.Dial("tcp", ln.Addr().String())
+	var st wsmem.Storage
+	c, err := wsmem.AttachClient(nc, 0, "/echo", "localhost", &st, nil)
+	if err != nil {
+		panic(err)
+	}
+	_ = c.Send(wsmem.Text, []byte("ping"))
+	buf := make([]byte, 16)
+	n, typ, _ := c.Recv(buf)
+	fmt.Println(typ, string(buf[:n]))
+	// Output: text ping
+}
+
+func readFull(c net.Conn, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := c.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
