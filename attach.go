@@ -173,10 +173,15 @@ func (c *Conn) answerUpgrade() error {
 	if err != nil {
 		return c.refuse(400)
 	}
+	var extBuf [96]byte
+	ext, status := c.acceptExtensions(req.extensionLines(), extBuf[:0])
+	if status != 0 {
+		return c.refuse(status)
+	}
 	c.setNames(req.target, req.host)
 	c.setProtocol(protocol)
 	buf, pb := c.writeBuffer()
-	resp := appendAcceptResponse(buf[:0], &accept, protocol, nil)
+	resp := appendAcceptResponse(buf[:0], &accept, protocol, ext)
 	c.rr += n
 	_, err = c.nc.Write(resp)
 	if pb != nil {
@@ -224,8 +229,10 @@ func (c *Conn) sendUpgrade(resource, host string) error {
 	if err != nil {
 		return err
 	}
+	var offerBuf [96]byte
+	offer := c.extensionOffer(offerBuf[:0])
 	buf, pb := c.writeBuffer()
-	_, err = c.nc.Write(appendRequest(buf[:0], resource, host, &key, c.cfg.Subprotocols, nil))
+	_, err = c.nc.Write(appendRequest(buf[:0], resource, host, &key, c.cfg.Subprotocols, offer))
 	if pb != nil {
 		putBuffer(&writePool, pb)
 	}
@@ -244,7 +251,16 @@ func (c *Conn) sendUpgrade(resource, host string) error {
 		return err
 	}
 	if resp.nExtensions > 0 {
-		return errUnofferedExtension
+		if !c.cfg.Compression.Enabled {
+			return errUnofferedExtension
+		}
+		params, ok, err := acceptDeflateResponse(resp.extensionLines(), &c.cfg.Compression)
+		if err != nil {
+			return err
+		}
+		if ok {
+			c.enableDeflate(params)
+		}
 	}
 	c.setProtocol(resp.protocol)
 	c.rr += n
@@ -287,4 +303,31 @@ func equalFoldBytes(a, b []byte) bool {
 		}
 	}
 	return true
+}
+
+// acceptExtensions negotiates the extensions a client offered: only
+// permessage-deflate, when Config.Compression enables it. It appends the
+// answer to dst, or returns the status to refuse with.
+func (c *Conn) acceptExtensions(lines [][]byte, dst []byte) ([]byte, int) {
+	if !c.cfg.Compression.Enabled || len(lines) == 0 {
+		return nil, 0
+	}
+	params, ok, err := negotiateDeflate(lines, &c.cfg.Compression)
+	if err != nil {
+		return nil, 400
+	}
+	if !ok {
+		return nil, 0
+	}
+	c.enableDeflate(params)
+	return appendDeflateResponse(dst, params), 0
+}
+
+// extensionOffer appends the client's extension offer to dst: nil when
+// compression is off.
+func (c *Conn) extensionOffer(dst []byte) []byte {
+	if !c.cfg.Compression.Enabled {
+		return nil
+	}
+	return appendDeflateOffer(dst, &c.cfg.Compression)
 }

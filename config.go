@@ -40,6 +40,9 @@ type Config struct {
 	// request without Origin, or whose Origin's host is the Host, is
 	// accepted. The slices are valid during the call only.
 	CheckOrigin func(origin, host []byte) bool
+	// Compression configures permessage-deflate (RFC 7692); it is off
+	// unless Compression.Enabled.
+	Compression CompressionConfig
 	// TLSConfig is what Dial uses for wss:// URLs (nil: the defaults).
 	TLSConfig *tls.Config
 	// PingInterval makes Serve send a ping when the peer has been quiet

@@ -46,6 +46,16 @@ type Conn struct {
 	scratch   [scratchSize]byte
 	reason    [maxCloseReason]byte // the peer's close reason
 
+	// permessage-deflate, when negotiated.
+	compress bool
+	sendBits uint8
+	sendWin  *deflateWindow // history of what we compressed; nil without takeover
+	recvWin  *deflateWindow // history of what we inflated; nil without takeover
+	zbuf     *pooledBuffer  // the compressed message being received
+	infl     *inflater      // its decompressor, borrowed while it is read
+	inflN    int64          // bytes it produced so far
+	inflText bool           // it is text: validate what it produces
+
 	// The opening handshake's results.
 	nameSlab    []byte // the caller's buffer for Resource and Host, if any
 	nameArea    [nameAreaSize]byte
@@ -158,6 +168,12 @@ func (c *Conn) resetState() {
 	c.handler = nil
 	c.nread = 0
 	c.resourceLen, c.hostLen, c.protocol = 0, 0, 0
+	c.compress = false
+	if c.infl != nil {
+		putInflater(c.infl)
+		c.infl = nil
+	}
+	releaseBuffer(&messagePool, &c.zbuf)
 	c.msgSeq++
 	releaseBuffer(&readPool, &c.rpool)
 	releaseBuffer(&messagePool, &c.msg)

@@ -3,6 +3,7 @@ module github.com/wsmem/wsmem
 go 1.26.0
 
 require (
+	github.com/klauspost/compress v1.20.3
 	github.com/stretchr/testify v1.12.1
 	github.com/valyala/bytebufferpool v1.0.0
 )

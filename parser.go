@@ -17,6 +17,7 @@ type parser struct {
 	inFrame  bool   // h was parsed and its payload is being consumed
 	msgOp    OpCode // OpText or OpBinary while a data message is open, else 0
 	msgRsv1  bool   // the open message is compressed
+	lastOp   OpCode // the opcode of the latest data message, kept after it ends
 	server   bool   // frames come from a client: must be masked
 	rsvAllow uint8  // reserved bits the negotiated extensions allow
 	utf8     utf8State
@@ -98,6 +99,7 @@ func (p *parser) commit(h *Header) {
 			p.msgLen += h.Length
 		} else {
 			p.msgOp = h.OpCode
+			p.lastOp = h.OpCode
 			p.msgRsv1 = h.Rsv&Rsv1 != 0
 			p.frags = 1
 			p.msgLen = h.Length

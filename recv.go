@@ -75,6 +75,7 @@ func (c *Conn) dropReadBuffers() {
 	if !c.viewHeld {
 		releaseBuffer(&messagePool, &c.msg)
 	}
+	c.endInflate()
 }
 
 // maxReadBuffer is the largest read buffer the connection uses.
@@ -227,7 +228,7 @@ func (c *Conn) nextFrame(land []byte) (int, error) {
 // buffered input: ok is true and placed counts the payload bytes. Anything
 // else (a control frame, a partial header) is left for the caller to buffer.
 func (c *Conn) landed(b []byte) (placed int, ok bool, err error) {
-	if len(b) < 2 || len(b) < headerSize(b[1]) || OpCode(b[0]&0x0F).IsControl() {
+	if len(b) < 2 || len(b) < headerSize(b[1]) || OpCode(b[0]&0x0F).IsControl() || b[0]&0x40 != 0 {
 		return 0, false, nil
 	}
 	n, err := c.p.begin(b, c.cfg)
@@ -333,8 +334,21 @@ func (c *Conn) skip() (int64, error) {
 	}
 }
 
-// messageOpen reports whether a data message has started and not ended.
-func (c *Conn) messageOpen() bool { return c.p.msgOp != 0 }
+// skipMessage drops the rest of the open message, inflating a compressed
+// one so that the window of history stays right.
+func (c *Conn) skipMessage() (int64, error) {
+	if !c.p.msgRsv1 && c.zbuf == nil {
+		return c.skip()
+	}
+	if err := c.gather(); err != nil {
+		return 0, err
+	}
+	return c.inflateRest()
+}
+
+// messageOpen reports whether a data message has started and not ended
+// (a compressed one ends when its inflater is done).
+func (c *Conn) messageOpen() bool { return c.p.msgOp != 0 || c.zbuf != nil }
 
 // startRecv prepares a receive call by owner: it ends a view Next lent,
 // drops a message another call left open, and reports whether owner resumes
@@ -360,7 +374,7 @@ func (c *Conn) startRecv(owner uint8) (resume bool, err error) {
 	releaseBuffer(&messagePool, &c.msg)
 	c.truncated = false
 	c.owner = ownerNone
-	if _, err := c.skip(); err != nil {
+	if _, err := c.skipMessage(); err != nil {
 		return false, err
 	}
 	c.msgSeq++
@@ -394,13 +408,13 @@ func (c *Conn) Recv(buf []byte) (int, Flags, error) {
 		return 0, 0, err
 	}
 	n := 0
-	if resume {
+	if resume && c.partial != nil {
 		n = copy(buf, c.partial.B)
 		if len(c.partial.B) > len(buf) {
 			c.truncated = true
 		}
 		releaseBuffer(&messagePool, &c.partial)
-	} else {
+	} else if !resume {
 		placed, err := c.nextFrame(buf)
 		if err != nil {
 			return 0, 0, err
@@ -408,7 +422,18 @@ func (c *Conn) Recv(buf []byte) (int, Flags, error) {
 		n = placed
 		c.owner = ownerRecv
 	}
-	typ := opFlags(c.p.msgOp)
+	typ := opFlags(c.p.lastOp)
+	if c.p.msgRsv1 || c.zbuf != nil {
+		n, truncated, err := c.recvCompressed(buf)
+		if err != nil {
+			return 0, typ, err
+		}
+		c.finishMessage()
+		if truncated {
+			return n, typ, ErrShortBuffer
+		}
+		return n, typ, nil
+	}
 	if !c.truncated {
 		m, end, err := c.readData(buf[n:])
 		n += m
@@ -465,7 +490,7 @@ func (c *Conn) RecvL(bufs [][]byte) (int, Flags, error) {
 		return 0, 0, err
 	}
 	have := 0 // bytes already in the buffers
-	if resume {
+	if resume && c.partial != nil {
 		src := c.partial.B
 		for _, b := range bufs {
 			k := copy(b, src)
@@ -474,7 +499,7 @@ func (c *Conn) RecvL(bufs [][]byte) (int, Flags, error) {
 		}
 		c.truncated = c.truncated || len(src) > 0
 		releaseBuffer(&messagePool, &c.partial)
-	} else {
+	} else if !resume {
 		var land []byte
 		if len(bufs) > 0 {
 			land = bufs[0]
@@ -486,7 +511,10 @@ func (c *Conn) RecvL(bufs [][]byte) (int, Flags, error) {
 		c.owner = ownerRecv
 		have = placed
 	}
-	typ := opFlags(c.p.msgOp)
+	typ := opFlags(c.p.lastOp)
+	if c.p.msgRsv1 || c.zbuf != nil {
+		return c.recvLCompressed(bufs, typ)
+	}
 	total, end := 0, false
 	for i := 0; i < len(bufs) && !end && !c.truncated; i++ {
 		b := bufs[i]
@@ -551,7 +579,7 @@ func (c *Conn) Next() (Flags, []byte, error) {
 		if _, err := c.nextFrame(nil); err != nil {
 			return 0, nil, err
 		}
-		if c.p.h.Fin && c.p.left <= int64(c.maxReadBuffer()) {
+		if c.p.h.Fin && !c.p.msgRsv1 && c.p.left <= int64(c.maxReadBuffer()) {
 			typ := opFlags(c.p.msgOp)
 			if view, err := c.nextInPlace(); view != nil || err != nil {
 				return typ, view, err
@@ -561,7 +589,13 @@ func (c *Conn) Next() (Flags, []byte, error) {
 		c.msg = messagePool.Get()
 		c.msg.B = c.msg.B[:0]
 	}
-	typ := opFlags(c.p.msgOp)
+	typ := opFlags(c.p.lastOp)
+	if c.p.msgRsv1 || c.zbuf != nil {
+		if err := c.nextCompressed(); err != nil {
+			return typ, nil, err
+		}
+		return typ, c.msg.B, nil
+	}
 	limit := c.cfg.maxMessageSize()
 	for {
 		b := c.msg.B
@@ -650,7 +684,7 @@ func (c *Conn) NextReader() (Flags, *MessageReader, error) {
 		c.owner = ownerReader
 	}
 	c.reader = MessageReader{c: c, seq: c.msgSeq}
-	return opFlags(c.p.msgOp), &c.reader, nil
+	return opFlags(c.p.lastOp), &c.reader, nil
 }
 
 // Read reads payload bytes of the message into p, straight from the
@@ -662,6 +696,16 @@ func (r *MessageReader) Read(p []byte) (int, error) {
 	}
 	if err := c.recvState(); err != nil {
 		return 0, err
+	}
+	if c.p.msgRsv1 || c.zbuf != nil {
+		if err := c.gather(); err != nil {
+			return 0, err
+		}
+		n, err := c.inflate(p)
+		if err == io.EOF {
+			c.finishMessage()
+		}
+		return n, err
 	}
 	n, end, err := c.readData(p)
 	if end {

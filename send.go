@@ -16,7 +16,10 @@ var errControlPayload = errors.New("wsmem: control frame payload longer than 125
 // ws_send). A server writes the header and p with one vectored write and
 // leaves p untouched; a client masks p while copying it into the write
 // buffer, one pass, and never modifies it. Safe for concurrent use:
-// messages never interleave on the wire. It allocates nothing.
+// messages never interleave on the wire. On a connection that negotiated
+// permessage-deflate, messages of at least Compression.Threshold bytes are
+// compressed (add Uncompressed to typ to opt out) and sent as they are
+// when that would not make them smaller. It allocates nothing.
 func (c *Conn) Send(typ Flags, p []byte) error {
 	op := OpBinary
 	if typ&Text != 0 {
@@ -24,7 +27,12 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 	}
 	c.msgMu.Lock()
 	c.wmu.Lock()
-	err := c.writeData(op, true, p, nil)
+	var err error
+	if c.sendCompressed(typ, len(p)) {
+		err = c.writeCompressed(op, p)
+	} else {
+		err = c.writeData(op, true, p, nil)
+	}
 	c.wmu.Unlock()
 	c.msgMu.Unlock()
 	return err

@@ -37,6 +37,11 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 		http.Error(w, http.StatusText(400), 400)
 		return nil, refusal(400)
 	}
+	params, deflate, err := negotiateDeflateHeader(r.Header["Sec-Websocket-Extensions"], cfg)
+	if err != nil {
+		http.Error(w, http.StatusText(400), 400)
+		return nil, refusal(400)
+	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "wsmem: cannot take over this connection", http.StatusInternalServerError)
@@ -47,13 +52,18 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	c.setNames([]byte(r.RequestURI), []byte(r.Host))
 	protocol := selectProtocol(&req, cfg.Subprotocols)
 	c.setProtocol(protocol)
+	var ext []byte
+	if deflate {
+		c.enableDeflate(params)
+		ext = appendDeflateResponse(nil, params)
+	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		early, _ := brw.Reader.Peek(n)
 		c.keep(early)
 	}
 	_ = nc.SetWriteDeadline(time.Now().Add(cfg.handshakeTimeout()))
 	buf, pb := c.writeBuffer()
-	_, err = nc.Write(appendAcceptResponse(buf[:0], &accept, protocol, nil))
+	_, err = nc.Write(appendAcceptResponse(buf[:0], &accept, protocol, ext))
 	if pb != nil {
 		putBuffer(&writePool, pb)
 	}
@@ -116,4 +126,17 @@ func headerHasToken(lines []string, token string) bool {
 		}
 	}
 	return false
+}
+
+// negotiateDeflateHeader negotiates permessage-deflate from the
+// Sec-WebSocket-Extensions lines net/http parsed.
+func negotiateDeflateHeader(values []string, cfg *Config) (deflateParams, bool, error) {
+	if !cfg.Compression.Enabled || len(values) == 0 {
+		return deflateParams{}, false, nil
+	}
+	lines := make([][]byte, len(values))
+	for i, v := range values {
+		lines[i] = []byte(v)
+	}
+	return negotiateDeflate(lines, &cfg.Compression)
 }

@@ -1,0 +1,265 @@
+package wsmem
+
+import "io"
+
+// Uncompressed, added to a message's type in Send, sends that message
+// without compression on a connection that negotiated permessage-deflate.
+const Uncompressed Flags = 1 << 2
+
+// enableDeflate turns permessage-deflate on with the negotiated params. A
+// direction with context takeover gets its window of history (at most
+// 2^bits bytes, grown as traffic arrives); the compressors themselves are
+// shared and borrowed per message.
+func (c *Conn) enableDeflate(params deflateParams) {
+	c.compress = true
+	c.p.rsvAllow = Rsv1
+	bits, takeover := params.sendParams(c.server)
+	c.sendBits = bits
+	c.sendWin = window(c.sendWin, bits, takeover)
+	bits, takeover = params.recvParams(c.server)
+	c.recvWin = window(c.recvWin, bits, takeover)
+}
+
+// window returns w reset for bits, or a new window; nil without takeover.
+func window(w *deflateWindow, bits uint8, takeover bool) *deflateWindow {
+	if !takeover {
+		return nil
+	}
+	if w == nil {
+		return newDeflateWindow(bits)
+	}
+	w.init(bits)
+	return w
+}
+
+// writeCompressed sends p as one compressed message if that makes it
+// smaller, else as it is. The message is compressed behind a 14-byte gap,
+// its header is written right-aligned in the gap, and the frame goes out
+// with one write. Called with wmu.
+func (c *Conn) writeCompressed(op OpCode, p []byte) error {
+	if err := c.sendState(); err != nil {
+		return err
+	}
+	if c.pending != nil {
+		if err := c.flushPending(); err != nil {
+			return err
+		}
+	}
+	zb := messagePool.Get()
+	if cap(zb.B) < MaxHeaderSize+len(p)+4 {
+		zb.B = make([]byte, 0, MaxHeaderSize+len(p)+4)
+	}
+	out, ok := compressMessage(zb.B[:MaxHeaderSize], p, c.cfg.Compression.compressionLevel(), c.sendBits, c.sendWin)
+	if !ok {
+		messagePool.Put(zb)
+		return c.writeData(op, true, p, nil)
+	}
+	zb.B = out
+	payload := out[MaxHeaderSize:]
+	h := c.frameHeader(op, true, len(payload))
+	h.Rsv = Rsv1
+	start := MaxHeaderSize - h.Size()
+	hdr := AppendHeader(out[start:start], h)
+	if h.Masked {
+		Mask(payload, h.Mask, 0)
+	}
+	m, err := c.nc.Write(out[start:])
+	if err != nil {
+		sent := h
+		sent.Masked = false // the payload is already masked
+		err = c.writeFailed(err, m, &sent, hdr, payload, nil)
+	}
+	messagePool.Put(zb)
+	return err
+}
+
+// sendCompressed reports whether a message of type typ and length n goes
+// out compressed.
+func (c *Conn) sendCompressed(typ Flags, n int) bool {
+	return c.compress && typ&Uncompressed == 0 && n >= c.cfg.Compression.compressionThreshold()
+}
+
+// gather reads the rest of the open compressed message into c.zbuf, then
+// starts inflating it. A deadline leaves what arrived in c.zbuf for the
+// next call.
+func (c *Conn) gather() error {
+	if c.infl != nil {
+		return nil
+	}
+	text := c.p.msgOp == OpText
+	if c.zbuf == nil {
+		c.zbuf = messagePool.Get()
+		c.zbuf.B = c.zbuf.B[:0]
+	}
+	limit := c.cfg.maxMessageSize()
+	for {
+		b := c.zbuf.B
+		if cap(b)-len(b) <= inflateSpare {
+			want := max(int64(cap(b)), 4096, min(c.p.left, limit))
+			b = append(b, make([]byte, int(want)+inflateSpare)...)[:len(b)]
+		}
+		m, end, err := c.readData(b[len(b) : cap(b)-inflateSpare])
+		if err != nil {
+			if c.zbuf != nil {
+				c.zbuf.B = b[:len(b)+m]
+			}
+			return err
+		}
+		c.zbuf.B = b[:len(b)+m]
+		if end {
+			break
+		}
+	}
+	c.infl = getInflater(c.zbuf.B, c.recvWin)
+	c.inflN = 0
+	c.inflText = text
+	c.p.utf8.reset()
+	return nil
+}
+
+// inflateSpare is the room kept free behind a gathered message, where
+// output that must be read and dropped is put.
+const inflateSpare = 512
+
+// discardArea is where inflated bytes that nobody wants go.
+func (c *Conn) discardArea() []byte {
+	b := c.zbuf.B
+	return b[len(b):cap(b)]
+}
+
+// inflate reads the next decompressed bytes of the open message into p,
+// checking the size limit and UTF-8 after every chunk. It returns io.EOF
+// at the message's end.
+func (c *Conn) inflate(p []byte) (int, error) {
+	n, err := c.infl.Read(p)
+	c.inflN += int64(n)
+	if c.inflN > c.cfg.maxMessageSize() {
+		return n, c.fail(errInflatedTooBig)
+	}
+	if c.inflText && !c.p.utf8.feed(p[:n]) {
+		return n, c.fail(errInvalidUTF8)
+	}
+	switch err {
+	case nil:
+		return n, nil
+	case io.EOF:
+		if c.inflText && !c.p.utf8.done() {
+			return n, c.fail(errInvalidUTF8)
+		}
+		c.endInflate()
+		return n, io.EOF
+	default:
+		return n, c.fail(errBadDeflate)
+	}
+}
+
+// endInflate gives back the inflater and the gathered message.
+func (c *Conn) endInflate() {
+	if c.infl != nil {
+		putInflater(c.infl)
+		c.infl = nil
+	}
+	releaseBuffer(&messagePool, &c.zbuf)
+}
+
+// inflateRest inflates the rest of the open message and drops it, keeping
+// the window of history right. It returns how many bytes it dropped.
+func (c *Conn) inflateRest() (int64, error) {
+	var dropped int64
+	for {
+		n, err := c.inflate(c.discardArea())
+		dropped += int64(n)
+		if err == io.EOF {
+			return dropped, nil
+		}
+		if err != nil {
+			return dropped, err
+		}
+	}
+}
+
+// recvCompressed is Recv for a compressed message.
+func (c *Conn) recvCompressed(buf []byte) (int, bool, error) {
+	if err := c.gather(); err != nil {
+		return 0, false, err
+	}
+	n := 0
+	for n < len(buf) {
+		m, err := c.inflate(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, false, nil
+		}
+		if err != nil {
+			return n, false, err
+		}
+	}
+	dropped, err := c.inflateRest()
+	return n, dropped > 0, err
+}
+
+// recvLCompressed is RecvL for a compressed message.
+func (c *Conn) recvLCompressed(bufs [][]byte, typ Flags) (int, Flags, error) {
+	if err := c.gather(); err != nil {
+		return 0, typ, err
+	}
+	total := 0
+	for _, b := range bufs {
+		n := 0
+		for n < len(b) {
+			m, err := c.inflate(b[n:])
+			n += m
+			if err == io.EOF {
+				c.finishMessage()
+				return total + n, typ, nil
+			}
+			if err != nil {
+				return 0, typ, err
+			}
+		}
+		total += n
+	}
+	dropped, err := c.inflateRest()
+	if err != nil {
+		return 0, typ, err
+	}
+	c.finishMessage()
+	if dropped > 0 {
+		return total, typ, ErrShortBuffer
+	}
+	return total, typ, nil
+}
+
+// nextCompressed is Next for a compressed message: it inflates the message
+// into c.msg, which grows up to the message limit.
+func (c *Conn) nextCompressed() error {
+	if err := c.gather(); err != nil {
+		return err
+	}
+	if c.msg == nil {
+		c.owner = ownerNext
+		c.msg = messagePool.Get()
+		c.msg.B = c.msg.B[:0]
+	}
+	limit := c.cfg.maxMessageSize()
+	for {
+		b := c.msg.B
+		if len(b) == cap(b) {
+			want := max(int64(cap(b)), 4096)
+			b = append(b, make([]byte, int(min(want, limit+1-int64(len(b)))))...)[:len(b)]
+		}
+		n, err := c.inflate(b[len(b):cap(b)])
+		if c.msg == nil {
+			return err // the connection failed and gave its buffers back
+		}
+		c.msg.B = b[:len(b)+n]
+		if err == io.EOF {
+			c.finishMessage()
+			c.viewHeld = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,243 @@
+package wsmem
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/stretchr/testify/require"
+)
+
+// countingConn counts the bytes written through it.
+type countingConn struct {
+	net.Conn
+	written atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// compressedPair handshakes a client and a server over loopback TCP with
+// the given compression settings on both sides.
+func compressedPair(t *testing.T, srvCfg, cliCfg *Config) (*Conn, *Conn, *countingConn) {
+	srvNC, cliNC := tcpPair(t)
+	counted := &countingConn{Conn: cliNC}
+	errc := make(chan error, 1)
+	var srv *Conn
+	go func() {
+		var err error
+		srv, err = AttachServer(srvNC, 0, new(Storage), srvCfg)
+		errc <- err
+	}()
+	cli, err := AttachClient(counted, 0, "/", "localhost", new(Storage), cliCfg)
+	require.NoError(t, err)
+	require.NoError(t, <-errc)
+	return srv, cli, counted
+}
+
+func jsonLike(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 7))
+	var b bytes.Buffer
+	for b.Len() < n {
+		fmt.Fprintf(&b, `{"id":%d,"user":"user-%d","text":"héllo wörld %d","tags":["a","b"]},`, r.IntN(1e6), r.IntN(100), r.IntN(1000))
+	}
+	return b.Bytes()[:n]
+}
+
+// Every takeover mode and window size, every receive API, messages below
+// the threshold, compressible and incompressible ones, in both directions.
+func TestCompressionRoundTrips(t *testing.T) {
+	modes := []CompressionConfig{
+		{Enabled: true},
+		{Enabled: true, ServerNoContextTakeover: true, ClientNoContextTakeover: true},
+		{Enabled: true, ServerMaxWindowBits: 9, ClientMaxWindowBits: 10},
+		{Enabled: true, ServerMaxWindowBits: 12, ClientNoContextTakeover: true, Level: 5},
+	}
+	random := make([]byte, 3000)
+	for i := range random {
+		random[i] = byte(rand.Uint32())
+	}
+	msgs := [][]byte{[]byte("tiny"), jsonLike(1024, 1), jsonLike(16<<10, 2), random, jsonLike(200<<10, 3), {}, jsonLike(1024, 1)}
+	for mi, mode := range modes {
+		srv, cli, counted := compressedPair(t, &Config{Compression: mode}, &Config{Compression: mode})
+		require.True(t, srv.compress && cli.compress, "mode %d not negotiated", mi)
+		for dir, pair := range [][2]*Conn{{cli, srv}, {srv, cli}} {
+			snd, rcv := pair[0], pair[1]
+			errc := make(chan error, 1)
+			go func() {
+				for range 4 {
+					for i, m := range msgs {
+						if err := snd.Send(msgType(i), m); err != nil {
+							errc <- err
+							return
+						}
+					}
+				}
+				errc <- nil
+			}()
+			buf := make([]byte, 300<<10)
+			for api := range 4 {
+				for i, m := range msgs {
+					var got []byte
+					var typ Flags
+					var err error
+					switch api {
+					case 0:
+						var n int
+						n, typ, err = rcv.Recv(buf)
+						got = buf[:n]
+					case 1:
+						typ, got, err = rcv.Next()
+					case 2:
+						var r *MessageReader
+						typ, r, err = rcv.NextReader()
+						if err == nil {
+							got, err = io.ReadAll(r)
+						}
+					case 3:
+						var n int
+						bufs := [][]byte{buf[:100], buf[100:5000], buf[5000:]}
+						n, typ, err = rcv.RecvL(bufs)
+						got = buf[:n]
+					}
+					require.NoError(t, err, "mode %d dir %d api %d msg %d", mi, dir, api, i)
+					require.Equal(t, msgType(i), typ)
+					require.True(t, bytes.Equal(m, got), "mode %d dir %d api %d msg %d: %d bytes, want %d", mi, dir, api, i, len(got), len(m))
+				}
+			}
+			require.NoError(t, <-errc)
+		}
+		// The client's 4 rounds of ~240 KiB of mostly JSON went out compressed.
+		require.Less(t, counted.written.Load(), int64(400<<10), "mode %d", mi)
+	}
+}
+
+// msgType sends the random message (index 3) as binary, the others as text.
+func msgType(i int) Flags {
+	if i == 3 {
+		return Binary
+	}
+	return Text
+}
+
+// A compressed message that inflates past MaxMessageSize fails with 1009
+// while memory stays bounded, whether the limit is hit by the inflated
+// size or already by the compressed one.
+func TestDecompressionBomb(t *testing.T) {
+	for _, size := range []int64{100 << 20, 1 << 30} {
+		var z bytes.Buffer
+		fw, _ := flate.NewWriter(&z, flate.BestCompression)
+		zeros := make([]byte, 1<<20)
+		for range size >> 20 {
+			_, _ = fw.Write(zeros)
+		}
+		_ = fw.Flush()
+		payload := bytes.TrimSuffix(z.Bytes(), []byte{0, 0, 0xff, 0xff})
+		frame := wireFrame(true, Rsv1, OpBinary, true, testKey, payload)
+		zeros, z = nil, bytes.Buffer{}
+
+		req := strings.Replace(chromeRequest, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
+		m := &memConn{in: cat([]byte(req), frame)}
+		frame, payload = nil, nil
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c, err := AttachServer(m, 0, new(Storage), &Config{MaxMessageSize: 1 << 20, Compression: CompressionConfig{Enabled: true}})
+		require.NoError(t, err)
+		buf := make([]byte, 64<<10)
+		_, _, err = c.Recv(buf)
+		runtime.ReadMemStats(&after)
+		require.ErrorIs(t, err, ErrMessageTooBig, "size %d", size)
+		i := bytes.Index(m.out.Bytes(), []byte{0x88, 0x02})
+		require.GreaterOrEqual(t, i, 0)
+		require.Equal(t, []byte{0x03, 0xf1}, m.out.Bytes()[i+2:i+4]) // 1009
+		growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		t.Logf("%d MiB of zeros: heap growth %d KiB, total allocated %d KiB", size>>20, growth>>10, (after.TotalAlloc-before.TotalAlloc)>>10)
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20))
+	}
+}
+
+func TestCorruptCompressedData(t *testing.T) {
+	req := strings.Replace(chromeRequest, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		code  StatusCode
+	}{
+		{"garbage", wireFrame(true, Rsv1, OpText, true, testKey, []byte{0xff, 0xff, 0xff, 0xff, 0x00}), StatusProtocolError},
+		{"rsv1 on ping", wireFrame(true, Rsv1, OpPing, true, testKey, nil), StatusProtocolError},
+		{"rsv1 on continuation", cat(cframe(false, OpText, []byte("a")), wireFrame(true, Rsv1, OpContinuation, true, testKey, []byte("b"))), StatusProtocolError},
+		{"rsv2", wireFrame(true, Rsv2, OpText, true, testKey, nil), StatusProtocolError},
+	} {
+		m := &memConn{in: cat([]byte(req), tc.frame)}
+		c, err := AttachServer(m, 0, new(Storage), &Config{Compression: CompressionConfig{Enabled: true}})
+		require.NoError(t, err)
+		_, _, err = c.Recv(make([]byte, 100))
+		require.ErrorIs(t, err, ErrProtocol, tc.name)
+		require.True(t, bytes.Contains(m.out.Bytes(), []byte{0x88, 0x02, byte(tc.code >> 8), byte(tc.code)}), tc.name)
+	}
+	// Without negotiation RSV1 is a protocol error too.
+	m := &memConn{in: cat([]byte(chromeRequest), wireFrame(true, Rsv1, OpText, true, testKey, []byte("x")))}
+	c, err := AttachServer(m, 0, new(Storage), nil)
+	require.NoError(t, err)
+	_, _, err = c.Recv(make([]byte, 100))
+	require.ErrorIs(t, err, errReservedBits)
+}
+
+func TestAllocsCompressed(t *testing.T) {
+	skipIfRace(t)
+	for _, takeover := range []bool{true, false} {
+		cc := CompressionConfig{Enabled: true, ServerNoContextTakeover: !takeover, ClientNoContextTakeover: !takeover}
+		srv, cli, _ := compressedPair(t, &Config{Compression: cc}, &Config{Compression: cc})
+		msg := jsonLike(4096, 9)
+		buf := make([]byte, 8192)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				if _, _, err := srv.Recv(buf); err != nil {
+					return
+				}
+			}
+		}()
+		requireNoAllocs(t, fmt.Sprint("compressed client Send, takeover ", takeover), func() {
+			if err := cli.Send(Text, msg); err != nil {
+				t.Fatal(err)
+			}
+		})
+		require.NoError(t, cli.Close())
+		<-done
+
+		// Receive side: a replayed stream of one compressed message.
+		var stream bytes.Buffer
+		m := &memConn{}
+		sc, err := AttachServer(m, NoHTTP, new(Storage), nil)
+		require.NoError(t, err)
+		sc.enableDeflate(deflateParams{serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover})
+		_ = stream
+		zc := clientOn(t, &memConn{}, 0, nil)
+		zc.enableDeflate(deflateParams{serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover})
+		zm := zc.nc.(*memConn)
+		for range 300 {
+			require.NoError(t, zc.Send(Text, msg))
+		}
+		m.in = zm.out.Bytes()
+		rbuf := make([]byte, 8192)
+		requireNoAllocs(t, fmt.Sprint("compressed Recv, takeover ", takeover), func() {
+			n, _, err := sc.Recv(rbuf)
+			if err != nil || n != len(msg) {
+				t.Fatal(n, err)
+			}
+		})
+	}
+}
