@@ -7,10 +7,10 @@ SMOKETIME   ?= 5s
 # Modules beside the main one: each has its own go.mod.
 SUBMODULES  := $(dir $(wildcard */go.mod))
 
-.PHONY: test fmt-check vet lint unit purego race fuzz-smoke fuzz asm asm-check bench profile
+.PHONY: test fmt-check vet lint unit purego race fuzz-smoke fuzz asm asm-check bench profile e2e
 
-## test: everything CI runs (about 5 minutes on 2 cores)
-test: fmt-check vet lint unit purego race fuzz-smoke
+## test: everything CI runs (see the README for how long it takes)
+test: fmt-check vet lint unit purego race fuzz-smoke e2e
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -52,3 +52,11 @@ fuzz:
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
+
+## e2e: the chat example in headless Chromium (installs chromium and npm packages if missing)
+e2e:
+	bash e2e/run.sh
+
+## bench: wsmem against gorilla, gobwas, coder and gws, side by side (see bench/README.md)
+bench:
+	cd bench && ./run.sh

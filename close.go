@@ -23,6 +23,10 @@ func (c *Conn) control(payload []byte) error {
 		if c.handler != nil {
 			c.handler.OnPing(c, payload)
 		}
+	case OpPong:
+		if ph, ok := c.handler.(PongHandler); ok {
+			ph.OnPong(c, payload)
+		}
 	case OpClose:
 		code, err := checkClose(payload)
 		if err != nil {

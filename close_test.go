@@ -79,3 +79,19 @@ func TestCloseReasonIsCutOnARuneBoundary(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, c.Done(1005, nil), errCloseCodeArg)
 }
+
+// A peer still sending a frame the server refused gets the close frame
+// with 1009, not a connection reset.
+func TestViolationCloseCodeSurvivesAPeerStillSending(t *testing.T) {
+	srvNC, cliNC := tcpPair(t)
+	srv := serverOn(t, srvNC, 0, &Config{MaxMessageSize: 1000})
+	cli := clientOn(t, cliNC, 0, nil)
+	go func() { _ = cli.Send(Binary, make([]byte, 4<<20)) }()
+	_, _, err := srv.Recv(make([]byte, 100))
+	require.ErrorIs(t, err, ErrMessageTooBig)
+	time.Sleep(50 * time.Millisecond) // the client reads only after the server is done
+	_, _, err = cli.Recv(make([]byte, 100))
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce, "%v", err)
+	require.Equal(t, StatusMessageTooBig, ce.Code)
+}

@@ -21,6 +21,12 @@ type Handler interface {
 	OnClose(c *Conn, code StatusCode, reason []byte, err error)
 }
 
+// PongHandler is implemented by a Handler that wants the peer's pongs (to
+// measure round trips, for example); Serve calls OnPong for each.
+type PongHandler interface {
+	OnPong(c *Conn, data []byte)
+}
+
 // NopHandler implements Handler by doing nothing; embed it.
 type NopHandler struct{}
 

@@ -17,6 +17,7 @@ type recorder struct {
 	mu     sync.Mutex
 	msgs   []string
 	pings  []string
+	pongs  []string
 	closed int
 	code   StatusCode
 	reason string
@@ -38,6 +39,12 @@ func (r *recorder) OnPing(_ *Conn, data []byte) {
 	r.mu.Unlock()
 }
 
+func (r *recorder) OnPong(_ *Conn, data []byte) {
+	r.mu.Lock()
+	r.pongs = append(r.pongs, string(data))
+	r.mu.Unlock()
+}
+
 func (r *recorder) OnClose(_ *Conn, code StatusCode, reason []byte, err error) {
 	r.mu.Lock()
 	r.closed++
@@ -53,7 +60,7 @@ func TestServeEvents(t *testing.T) {
 		code   StatusCode
 		err    error
 	}{
-		{"peer closes", cat(cframe(true, OpText, []byte("a")), cframe(true, OpPing, []byte("p")), cframe(false, OpBinary, []byte("b")), cframe(true, OpContinuation, []byte("c")), cframe(true, OpClose, []byte("\x0f\xa0app"))), 4000, nil},
+		{"peer closes", cat(cframe(true, OpText, []byte("a")), cframe(true, OpPing, []byte("p")), cframe(true, OpPong, []byte("rtt")), cframe(false, OpBinary, []byte("b")), cframe(true, OpContinuation, []byte("c")), cframe(true, OpClose, []byte("\x0f\xa0app"))), 4000, nil},
 		{"drop", cat(cframe(true, OpText, []byte("a")), cframe(true, OpPing, []byte("p")), cframe(false, OpBinary, []byte("b")), cframe(true, OpContinuation, []byte("c"))), StatusAbnormal, io.ErrUnexpectedEOF},
 		{"violation", cat(cframe(true, OpText, []byte("a")), cframe(true, OpPing, []byte("p")), cframe(false, OpBinary, []byte("b")), cframe(true, OpContinuation, []byte("c")), cframe(true, OpText, []byte{0xff})), StatusInvalidPayload, ErrInvalidUTF8},
 	}
@@ -64,6 +71,9 @@ func TestServeEvents(t *testing.T) {
 		err := c.Serve(r)
 		require.Equal(t, []string{"text:a", "binary:bc"}, r.msgs, tc.name)
 		require.Equal(t, []string{"p"}, r.pings, tc.name)
+		if tc.err == nil {
+			require.Equal(t, []string{"rtt"}, r.pongs, tc.name)
+		}
 		require.Equal(t, 1, r.closed, tc.name)
 		require.Equal(t, tc.code, r.code, tc.name)
 		if tc.err == nil {

@@ -2,6 +2,7 @@ package wsmem
 
 import (
 	"io"
+	"time"
 )
 
 // Which receive call owns a message that is still open (a deadline expired
@@ -61,9 +62,35 @@ func (c *Conn) fail(err error) error {
 	c.readErr = perr
 	c.closeErr.Code = StatusAbnormal
 	c.sendCloseBounded(perr.Code)
+	c.linger()
 	c.shutdown()
 	c.dropReadBuffers()
 	return perr
+}
+
+// Bounds on what linger reads and how long it waits.
+const (
+	lingerBytes = 256 << 10
+	lingerTime  = 500 * time.Millisecond
+)
+
+// linger half-closes a failing connection after its close frame and reads
+// and drops what the peer still sends, for a short bounded time. Closing
+// with unread bytes makes the kernel reset the connection, and the peer
+// could lose the close frame (and its code) in the reset.
+func (c *Conn) linger() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || c.has(stateClosed) || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(min(lingerTime, c.cfg.closeTimeout())))
+	for n := 0; n < lingerBytes; {
+		m, err := c.nc.Read(c.scratch[:])
+		n += m
+		if err != nil {
+			return
+		}
+	}
 }
 
 // dropReadBuffers gives the receive side's pooled buffers back once

@@ -81,7 +81,7 @@ type client struct {
 	// out queues encoded envelopes. The hub never blocks on it: when it is
 	// full the client is too slow and is dropped. Only the hub (with
 	// server.mu held) sends on it or closes it.
-	out chan []byte
+	out chan *wsmem.PreparedMessage
 }
 
 func newServer(opt options) *server {
@@ -122,7 +122,7 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Upgrade already answered the refusal (400, 403, 426, ...)
 	}
-	cl := &client{srv: s, conn: c, name: name, out: make(chan []byte, s.opt.QueueLen)}
+	cl := &client{srv: s, conn: c, name: name, out: make(chan *wsmem.PreparedMessage, s.opt.QueueLen)}
 	go cl.writeLoop(s.opt.WriteWait)
 	if !s.join(cl) {
 		c.Done(wsmem.StatusGoingAway, []byte("server shutting down"))
@@ -182,9 +182,9 @@ func (cl *client) OnClose(_ *wsmem.Conn, code wsmem.StatusCode, _ []byte, err er
 // closes the connection: a client that cannot keep up is dropped rather
 // than allowed to hold the line (the hub never waits for it either).
 func (cl *client) writeLoop(wait time.Duration) {
-	for payload := range cl.out {
+	for msg := range cl.out {
 		_ = cl.conn.SetWriteDeadline(time.Now().Add(wait))
-		if err := cl.conn.Send(wsmem.Text, payload); err != nil {
+		if err := cl.conn.SendPrepared(msg); err != nil {
 			// Timeout, ErrQueued (deadline inside the frame) or a dead
 			// line: the connection goes. Serve then returns and leave
 			// runs; the hub stops queuing for it.
@@ -213,9 +213,9 @@ func (s *server) join(cl *client) bool {
 	}
 	slices.Sort(users)
 	// The queue is empty and holds at least 3: these sends do not block.
-	cl.out <- encode(&envelope{Type: "welcome", Name: cl.name, Users: users})
+	cl.out <- prepare(&envelope{Type: "welcome", Name: cl.name, Users: users})
 	if len(s.history) > 0 {
-		cl.out <- encode(&envelope{Type: "history", Messages: s.history})
+		cl.out <- prepare(&envelope{Type: "history", Messages: s.history})
 	}
 	s.clients[cl] = struct{}{}
 	s.conns.Add(1) // under mu, so never concurrent with shutdown's Wait
@@ -254,19 +254,11 @@ func (s *server) say(cl *client, text string) {
 
 // publishLocked sends e to every client.
 //
-// Broadcast cost: the envelope is JSON-encoded once into one []byte and
-// that same slice is queued for every client; nothing is copied per
-// client. Each writer goroutine then calls Conn.Send with it. On the
-// server side wsmem writes a frame as a 2-10 byte header followed by the
-// untouched payload (one writev from 256 bytes on, else one small copy
-// into the write buffer), and server frames are not masked, so what is
-// repeated per client is only the few header bytes, computed from the
-// length. wsmem has no public "prepared frame" call that would let us
-// build header+payload once and hand the same bytes to every connection:
-// writing them to NetConn() ourselves would race with the pongs and close
-// frames Serve writes under the connection's internal lock. Once
-// permessage-deflate is wired, that is where a prepared message would
-// matter, since compressing per client costs far more than a header.
+// Broadcast cost: the envelope is JSON-encoded once and framed once, as a
+// wsmem.PreparedMessage, and that same value is queued for every client.
+// Each writer goroutine hands it to Conn.SendPrepared, which writes the
+// prepared frame bytes with one write: nothing is encoded, copied or
+// compressed per client.
 //
 // A client whose queue is full is dropped on the spot (its connection is
 // closed and the others are told), so one stalled reader never delays the
@@ -276,10 +268,10 @@ func (s *server) publishLocked(e *envelope) {
 	for len(pending) > 0 {
 		e := pending[0]
 		pending = pending[1:]
-		payload := encode(e)
+		msg := prepare(e)
 		for cl := range s.clients {
 			select {
-			case cl.out <- payload:
+			case cl.out <- msg:
 			default:
 				s.removeLocked(cl)
 				// Close may wait up to 100ms to send its close frame: not
@@ -336,3 +328,8 @@ func encode(e *envelope) []byte {
 }
 
 func now() int64 { return time.Now().UnixMilli() }
+
+// prepare encodes e once as a message ready for every client.
+func prepare(e *envelope) *wsmem.PreparedMessage {
+	return wsmem.NewPreparedMessage(wsmem.Text, encode(e), nil)
+}
