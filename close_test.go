@@ -95,3 +95,54 @@ func TestViolationCloseCodeSurvivesAPeerStillSending(t *testing.T) {
 	require.ErrorAs(t, err, &ce, "%v", err)
 	require.Equal(t, StatusMessageTooBig, ce.Code)
 }
+
+// Both sides close at the same moment: each gets the other's close frame,
+// neither hangs, and both report the code.
+func TestBothCloseAtOnce(t *testing.T) {
+	for range 20 {
+		srv, cli := wsPair(t, nil)
+		errs := make(chan error, 2)
+		for _, c := range []*Conn{srv, cli} {
+			go func() {
+				if err := c.Done(StatusGoingAway, []byte("bye")); err != nil {
+					errs <- err
+					return
+				}
+				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				_, _, err := c.Recv(make([]byte, 10))
+				errs <- err
+			}()
+		}
+		for range 2 {
+			var ce *CloseError
+			require.ErrorAs(t, <-errs, &ce)
+			require.Equal(t, StatusGoingAway, ce.Code)
+		}
+	}
+}
+
+// Sending a close and receiving the peer's allocates nothing.
+func TestAllocsClosePath(t *testing.T) {
+	skipIfRace(t)
+	stream := cframe(true, OpClose, []byte{0x03, 0xe8, 'o', 'k'})
+	const runs = 50
+	conns := make([]memConn, runs+1)
+	sts := make([]Storage, runs+1)
+	for i := range conns {
+		conns[i].in = stream
+		conns[i].out.Grow(64)
+	}
+	buf := make([]byte, 16)
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		c, _ := AttachServer(&conns[i], NoHTTP, &sts[i], nil)
+		i++
+		if err := c.Done(StatusNormal, []byte("done")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Recv(buf); err == nil {
+			t.Fatal("no close")
+		}
+	})
+	require.Zero(t, allocs)
+}
