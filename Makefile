@@ -10,7 +10,7 @@ SUBMODULES  := $(dir $(wildcard */go.mod))
 .PHONY: test fmt-check vet lint unit purego race fuzz-smoke fuzz asm asm-check bench profile e2e
 
 ## test: everything CI runs (see the README for how long it takes)
-test: fmt-check vet lint unit purego race fuzz-smoke e2e
+test: fmt-check vet asm-check lint unit purego race fuzz-smoke e2e
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -60,3 +60,15 @@ e2e:
 ## bench: wsmem against gorilla, gobwas, coder and gws, side by side (see bench/README.md)
 bench:
 	cd bench && ./run.sh
+
+## asm: regenerate mask_amd64.s from the avo generator in _asm/ (its own module)
+asm:
+	cd _asm && $(GO) run . -out ../mask_amd64.s
+
+## asm-check: fail if mask_amd64.s differs from a fresh generation
+asm-check:
+	@tmp=$$(mktemp) && trap 'rm -f "$$tmp"' EXIT && \
+	(cd _asm && $(GO) run . -out "$$tmp") && \
+	if ! diff -u mask_amd64.s "$$tmp"; then \
+		echo "mask_amd64.s is stale or hand-edited: run 'make asm'" >&2; exit 1; \
+	fi

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-var benchSizes = []int{16, 125, 1024, 16 << 10, 64 << 10, 1 << 20}
+var codecBenchSizes = []int{16, 125, 1024, 16 << 10, 64 << 10, 1 << 20}
 
 func sizeName(n int) string {
 	switch {
@@ -24,7 +24,7 @@ func sizeName(n int) string {
 // frame).
 func BenchmarkSend(b *testing.B) {
 	for _, side := range []string{"server", "client"} {
-		for _, size := range benchSizes {
+		for _, size := range codecBenchSizes {
 			b.Run(fmt.Sprintf("side=%s/size=%s", side, sizeName(size)), func(b *testing.B) {
 				var st Storage
 				var c *Conn
@@ -50,7 +50,7 @@ func BenchmarkSend(b *testing.B) {
 // Recv into one reused buffer and with the streaming reader.
 func BenchmarkRecv(b *testing.B) {
 	for _, api := range []string{"Recv", "Next", "reader"} {
-		for _, size := range benchSizes {
+		for _, size := range codecBenchSizes {
 			b.Run(fmt.Sprintf("api=%s/size=%s", api, sizeName(size)), func(b *testing.B) {
 				payload := bytes.Repeat([]byte("a"), size)
 				frame := cframe(true, OpBinary, payload)
