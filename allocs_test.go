@@ -136,3 +136,47 @@ func TestAllocsParser(t *testing.T) {
 		p.endMessage()
 	})
 }
+
+// The same paths over loopback TCP: vectored writes, real reads.
+func TestAllocsOverTCP(t *testing.T) {
+	skipIfRace(t)
+	for _, size := range allocSizes {
+		srv, cli := wsPair(t, nil)
+		p := make([]byte, size)
+		buf := make([]byte, size)
+		// The client drains what the server sends; its Recv allocates
+		// nothing either, so the count stays honest.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				if _, _, err := cli.Recv(buf); err != nil {
+					return
+				}
+			}
+		}()
+		requireNoAllocs(t, fmt.Sprint("TCP server Send ", size), func() {
+			if err := srv.Send(Binary, p); err != nil {
+				t.Fatal(err)
+			}
+		})
+		_ = cli.Close()
+		<-done
+
+		srv, cli = wsPair(t, nil)
+		go func() {
+			for {
+				if cli.Send(Binary, p) != nil {
+					return
+				}
+			}
+		}()
+		rbuf := make([]byte, size)
+		requireNoAllocs(t, fmt.Sprint("TCP client Send + server Recv ", size), func() {
+			if _, _, err := srv.Recv(rbuf); err != nil {
+				t.Fatal(err)
+			}
+		})
+		_ = srv.Close()
+	}
+}

@@ -6,6 +6,10 @@ import "io"
 // without compression on a connection that negotiated permessage-deflate.
 const Uncompressed Flags = 1 << 2
 
+// Compression reports whether the opening handshake negotiated
+// permessage-deflate. It costs nothing.
+func (c *Conn) Compression() bool { return c.compress }
+
 // enableDeflate turns permessage-deflate on with the negotiated params. A
 // direction with context takeover gets its window of history (at most
 // 2^bits bytes, grown as traffic arrives); the compressors themselves are

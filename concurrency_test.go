@@ -104,3 +104,18 @@ func TestCloseReleasesBlockedCalls(t *testing.T) {
 	require.ErrorIs(t, <-errc, ErrClosed)
 	require.ErrorIs(t, srv.Send(Text, []byte("x")), ErrClosed)
 }
+
+// Close releases a sender blocked on a peer that does not read.
+func TestCloseReleasesBlockedSend(t *testing.T) {
+	srv, _ := wsPair(t, nil)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Send(Binary, make([]byte, 64<<20)) }()
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, srv.Close())
+	select {
+	case err := <-errc:
+		require.ErrorIs(t, err, ErrClosed)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Send still blocked after Close")
+	}
+}

@@ -29,10 +29,10 @@ var config = &wsmem.Config{
 	// that fits a read buffer is echoed straight from it; a larger or
 	// fragmented one is assembled in a pooled buffer first.
 	MaxMessageSize: 64 << 20,
-	// permessage-deflate (RFC 7692) is not wired in wsmem yet. When it is,
-	// enabling it for this server is one field of this Config: Serve hands
-	// OnMessage the inflated payload and Send deflates, so nothing else in
-	// this file changes.
+	// permessage-deflate (RFC 7692) is accepted when a client offers it,
+	// with every parameter it may ask for: Serve hands OnMessage the
+	// inflated payload and Send deflates.
+	Compression: wsmem.CompressionConfig{Enabled: true},
 }
 
 // storages recycles connection memory: a Storage may serve a new

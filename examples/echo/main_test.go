@@ -111,6 +111,24 @@ func TestEcho(t *testing.T) {
 	}
 }
 
+// A client that offers permessage-deflate gets it, and compressed messages
+// of every size come back intact.
+func TestEchoCompressed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := wsmem.Dial(ctx, startEcho(t), nil, &wsmem.Config{MaxMessageSize: 64 << 20, Compression: wsmem.CompressionConfig{Enabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !c.Compression() {
+		t.Fatal("permessage-deflate was not negotiated")
+	}
+	for _, n := range []int{0, 10, 1000, 100000, 3 << 20} {
+		roundTrip(t, c, wsmem.Text, []byte(strings.Repeat("compress me, ", n/13+1))[:n])
+	}
+}
+
 // Invalid UTF-8 in a text message fails the connection with 1007, as
 // Autobahn's section 6 expects.
 func TestEchoRejectsInvalidUTF8(t *testing.T) {
