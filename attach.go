@@ -156,9 +156,19 @@ func (c *Conn) answerUpgrade() error {
 	if err != nil {
 		return err
 	}
-	head := c.rbuf[c.rr : c.rr+n]
+	if err := c.respondUpgrade(c.rbuf[c.rr : c.rr+n]); err != nil {
+		return err
+	}
+	c.rr += n // what follows the request stays buffered: the client's first frames
+	c.release()
+	return nil
+}
+
+// respondUpgrade parses the request head and answers it: 101, or the
+// refusal whose error it returns.
+func (c *Conn) respondUpgrade(head []byte) error {
 	var req requestHead
-	status := parseRequest(head, &req, len(c.nameBuffer())-len(req.host))
+	status := parseRequest(head, &req, len(c.nameBuffer()))
 	if status == 0 && len(req.target)+len(req.host) > len(c.nameBuffer()) {
 		status = 414
 	}
@@ -181,13 +191,10 @@ func (c *Conn) answerUpgrade() error {
 	c.setNames(req.target, req.host)
 	c.setProtocol(protocol)
 	buf, pb := c.writeBuffer()
-	resp := appendAcceptResponse(buf[:0], &accept, protocol, ext)
-	c.rr += n
-	_, err = c.nc.Write(resp)
+	_, err = c.nc.Write(appendAcceptResponse(buf[:0], &accept, protocol, ext))
 	if pb != nil {
 		putBuffer(&writePool, pb)
 	}
-	c.release()
 	return err
 }
 

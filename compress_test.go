@@ -51,7 +51,7 @@ func jsonLike(n int, seed uint64) []byte {
 	for b.Len() < n {
 		fmt.Fprintf(&b, `{"id":%d,"user":"user-%d","text":"héllo wörld %d","tags":["a","b"]},`, r.IntN(1e6), r.IntN(100), r.IntN(1000))
 	}
-	return b.Bytes()[:n]
+	return cutUTF8(b.Bytes(), n) // valid text, at most n bytes
 }
 
 // Every takeover mode and window size, every receive API, messages below

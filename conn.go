@@ -56,6 +56,14 @@ type Conn struct {
 	inflN    int64          // bytes it produced so far
 	inflText bool           // it is text: validate what it produces
 
+	// Push mode (see Feed).
+	push          pushConn // the stand-in socket: writes go to the caller's output
+	pushMode      bool
+	handshaking   bool  // a push server still waits for the upgrade request
+	closeReported bool  // Feed already called OnClose
+	hn            uint8 // header bytes kept in scratch across Feed calls
+	ctlN          uint8 // control payload bytes gathered in scratch
+
 	// The opening handshake's results.
 	nameSlab    []byte // the caller's buffer for Resource and Host, if any
 	nameArea    [nameAreaSize]byte
@@ -169,6 +177,9 @@ func (c *Conn) resetState() {
 	c.nread = 0
 	c.resourceLen, c.hostLen, c.protocol = 0, 0, 0
 	c.compress = false
+	c.pushMode, c.handshaking, c.closeReported = false, false, false
+	c.hn, c.ctlN = 0, 0
+	c.push.out = nil
 	if c.infl != nil {
 		putInflater(c.infl)
 		c.infl = nil

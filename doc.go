@@ -29,6 +29,16 @@
 //     close and the opening handshake itself allocate nothing; tests assert
 //     it with testing.AllocsPerRun.
 //
+// # Event loops
+//
+// [NewPushServer] and [NewPushClient] make connections that an event loop
+// drives: [Conn.Feed] takes the bytes the loop read (the opening handshake
+// included), calls the [Handler], and appends what the protocol must answer
+// to the loop's output buffer; [Conn.AppendSend] frames the application's
+// messages into the same buffer. No goroutine per connection, no blocking.
+// The same parser checks frames for both modes, and a fuzz target holds
+// Feed to the blocking API's results on any stream split at any points.
+//
 // # Lifetimes
 //
 // A slice the package lends is valid until the call named in its doc

@@ -387,6 +387,9 @@ func (c *Conn) startRecv(owner uint8) (resume bool, err error) {
 			releaseBuffer(&messagePool, &c.msg)
 		}
 	}
+	if c.pushMode {
+		return false, ErrPushMode
+	}
 	if err := c.recvState(); err != nil {
 		return false, err
 	}

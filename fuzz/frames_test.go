@@ -76,7 +76,53 @@ type outcome struct {
 
 var fuzzConfig = &wsmem.Config{MaxMessageSize: 1 << 16, MaxFragments: 64}
 
+// collector is a Handler that records messages for the push API.
+type collector struct {
+	wsmem.NopHandler
+	o *outcome
+}
+
+func (c collector) OnMessage(_ *wsmem.Conn, typ wsmem.Flags, data []byte) {
+	c.o.msgs = append(c.o.msgs, bytes.Clone(data))
+	c.o.types = append(c.o.types, typ)
+}
+
+// push feeds stream to a push server in the chop sizes given.
+func push(t *testing.T, stream, chops []byte) outcome {
+	var o outcome
+	c := wsmem.NewPushServer(wsmem.NoHTTP, nil, fuzzConfig)
+	in := bytes.Clone(stream)
+	var out []byte
+	var err error
+	for len(in) > 0 && err == nil {
+		n := len(in)
+		if len(chops) > 0 {
+			n = min(n, int(chops[0])+1)
+			chops = chops[1:]
+		}
+		out, err = c.Feed(in[:n], collector{o: &o}, out)
+		in = in[n:]
+	}
+	o.out = out
+	var pe *wsmem.ProtocolError
+	var ce *wsmem.CloseError
+	switch {
+	case err == nil:
+		o.code = wsmem.StatusAbnormal // the stream ended without a close
+	case errors.As(err, &pe):
+		o.code = pe.Code
+	case errors.As(err, &ce):
+		o.code = ce.Code
+	default:
+		t.Fatalf("unexpected error %v", err)
+	}
+	return o
+}
+
 func receive(t *testing.T, stream, chops []byte, api int) outcome {
+	if api == 3 {
+		return push(t, stream, chops)
+	}
 	conn := &chopConn{in: stream, chops: chops}
 	c, err := wsmem.AttachServer(conn, wsmem.NoHTTP, nil, fuzzConfig)
 	if err != nil {
@@ -127,7 +173,8 @@ func receive(t *testing.T, stream, chops []byte, api int) outcome {
 
 // FuzzReceive: any byte stream, split at any points, gives the same
 // messages, the same close code and the same bytes written back, whichever
-// receive API reads it; nothing panics or hangs.
+// receive API reads it — Recv, Next, the streaming reader or the push
+// parser (Feed); nothing panics or hangs.
 func FuzzReceive(f *testing.F) {
 	mask := func(b []byte) []byte {
 		k := [4]byte{1, 2, 3, 4}
@@ -141,7 +188,7 @@ func FuzzReceive(f *testing.F) {
 	f.Add(mask([]byte{0x88, 0x82, 1, 2, 3, 4, 0x03, 0xe8}), []byte{1})
 	f.Fuzz(func(t *testing.T, stream, chops []byte) {
 		whole := receive(t, stream, nil, 0)
-		for api := range 3 {
+		for api := range 4 {
 			got := receive(t, stream, chops, api)
 			if len(got.msgs) != len(whole.msgs) || got.code != whole.code || !bytes.Equal(got.out, whole.out) {
 				t.Fatalf("api %d: %d msgs code %d out % x; whole: %d msgs code %d out % x",

@@ -1,0 +1,166 @@
+package wsmem
+
+import (
+	"bufio"
+	"bytes"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// feedAll feeds stream to c in the given chop sizes (cycled; nil: whole)
+// and returns the recorder and the output.
+func feedAll(t testing.TB, c *Conn, stream []byte, chops []int) (*recorder, []byte, error) {
+	r := newRecorder()
+	var out []byte
+	var err error
+	in := bytes.Clone(stream) // Feed unmasks in place
+	for i := 0; len(in) > 0 && err == nil; i++ {
+		n := len(in)
+		if len(chops) > 0 {
+			n = min(n, chops[i%len(chops)])
+		}
+		out, err = c.Feed(in[:n], r, out)
+		in = in[n:]
+	}
+	return r, out, err
+}
+
+// Feed gives the same messages, pongs and close as the blocking API, in
+// any chops, one byte at a time included.
+func TestFeedMatchesBlockingAPI(t *testing.T) {
+	big := strings.Repeat("x", 70000)
+	stream := cat(
+		cframe(true, OpText, []byte("Hello")),
+		cframe(true, OpBinary, nil),
+		cframe(false, OpText, []byte("frag")),
+		cframe(true, OpPing, []byte("ping!")),
+		cframe(false, OpContinuation, []byte("men")),
+		cframe(true, OpContinuation, []byte("ted")),
+		cframe(true, OpBinary, []byte(big)),
+		cframe(false, OpText, []byte("\xe2\x82")),
+		cframe(true, OpContinuation, []byte("\xac")),
+		cframe(true, OpClose, []byte("\x03\xe8bye")),
+	)
+	want := []string{"text:Hello", "binary:", "text:fragmented", "binary:" + big, "text:€"}
+	for _, chops := range [][]int{nil, {1}, {2, 3, 5}, {7, 1000}, {4096}} {
+		c := NewPushServer(NoHTTP, new(Storage), nil)
+		r, out, err := feedAll(t, c, stream, chops)
+		var ce *CloseError
+		require.ErrorAs(t, err, &ce, "chops %v", chops)
+		require.Equal(t, want, r.msgs, "chops %v", chops)
+		require.Equal(t, []string{"ping!"}, r.pings)
+		require.Equal(t, 1, r.closed)
+		require.Equal(t, StatusNormal, r.code)
+		require.Equal(t, "bye", r.reason)
+		require.Equal(t, cat(sframe(true, OpPong, []byte("ping!")), sframe(true, OpClose, []byte{0x03, 0xe8})), out)
+		// After the close, Feed reports it again and writes nothing.
+		out, err = c.Feed([]byte{1, 2, 3}, r, nil)
+		require.ErrorAs(t, err, &ce)
+		require.Empty(t, out)
+		require.Equal(t, 1, r.closed)
+	}
+}
+
+// A violation is answered with its close code in the output.
+func TestFeedViolation(t *testing.T) {
+	c := NewPushServer(NoHTTP, new(Storage), nil)
+	r, out, err := feedAll(t, c, cat(cframe(true, OpText, []byte("ok")), cframe(true, OpText, []byte{0xc0, 0x80})), []int{3})
+	require.ErrorIs(t, err, ErrInvalidUTF8)
+	require.Equal(t, []string{"text:ok"}, r.msgs)
+	require.Equal(t, StatusInvalidPayload, r.code)
+	require.Equal(t, StatusInvalidPayload, closeFrameCode(t, out, false))
+}
+
+// The opening handshake, fed in pieces, with frames behind it.
+func TestFeedHandshake(t *testing.T) {
+	for _, chops := range [][]int{nil, {1}, {10, 300}} {
+		c := NewPushServer(0, new(Storage), &Config{Subprotocols: []string{"chat"}})
+		r, out, err := feedAll(t, c, cat([]byte(chromeRequest), cframe(true, OpText, []byte("early"))), chops)
+		require.NoError(t, err)
+		br := bufio.NewReader(bytes.NewReader(out))
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		require.Equal(t, 101, resp.StatusCode)
+		require.Equal(t, "chat", resp.Header.Get("Sec-WebSocket-Protocol"))
+		require.Equal(t, []string{"text:early"}, r.msgs)
+		require.Equal(t, "/chat?room=1", string(c.Resource()))
+	}
+	// A refused request: 405 in the output, the error returned.
+	c := NewPushServer(0, new(Storage), nil)
+	_, out, err := feedAll(t, c, []byte(strings.Replace(chromeRequest, "GET", "PUT", 1)), nil)
+	require.ErrorIs(t, err, ErrHandshake)
+	require.True(t, bytes.HasPrefix(out, []byte("HTTP/1.1 405")))
+}
+
+// AppendSend frames exactly as Send does; a push client masks.
+func TestAppendSend(t *testing.T) {
+	c := NewPushServer(NoHTTP, new(Storage), nil)
+	out, err := c.AppendSend(nil, Text, []byte("hi"))
+	require.NoError(t, err)
+	out, err = c.AppendPing(out, []byte("p"))
+	require.NoError(t, err)
+	require.Equal(t, cat(sframe(true, OpText, []byte("hi")), sframe(true, OpPing, []byte("p"))), out)
+
+	cl, err := NewPushClient(NoHTTP, new(Storage), nil)
+	require.NoError(t, err)
+	out, err = cl.AppendSend(nil, Binary, bytes.Repeat([]byte("z"), 5000))
+	require.NoError(t, err)
+	srv := NewPushServer(NoHTTP, new(Storage), nil)
+	r, _, err := feedAll(t, srv, out, []int{777})
+	require.NoError(t, err)
+	require.Equal(t, []string{"binary:" + strings.Repeat("z", 5000)}, r.msgs)
+	_, err = NewPushClient(0, nil, nil)
+	require.ErrorIs(t, err, ErrNotSupported)
+	_, _, err = srv.Recv(make([]byte, 1))
+	require.ErrorIs(t, err, ErrPushMode)
+}
+
+// Compressed messages through Feed, both takeover modes.
+func TestFeedCompressed(t *testing.T) {
+	for _, takeover := range []bool{true, false} {
+		params := deflateParams{serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover}
+		cl, _ := NewPushClient(NoHTTP, new(Storage), nil)
+		cl.enableDeflate(params)
+		srv := NewPushServer(NoHTTP, new(Storage), nil)
+		srv.enableDeflate(params)
+		var stream []byte
+		var want []string
+		for i := range 20 {
+			m := jsonLike(100+rand.IntN(5000), uint64(i))
+			want = append(want, "text:"+string(m))
+			stream, _ = cl.AppendSend(stream, Text, m)
+		}
+		r, _, err := feedAll(t, srv, stream, []int{1, 100, 3000})
+		require.NoError(t, err)
+		require.Equal(t, want, r.msgs)
+	}
+}
+
+func TestAllocsFeed(t *testing.T) {
+	skipIfRace(t)
+	stream := cat(cframe(true, OpText, []byte("hello, world")), cframe(false, OpBinary, []byte("frag")),
+		cframe(true, OpPing, []byte("p")), cframe(true, OpContinuation, []byte("mented")))
+	c := NewPushServer(NoHTTP, new(Storage), nil)
+	var h NopHandler
+	in := make([]byte, len(stream))
+	out := make([]byte, 0, 256)
+	for _, chunk := range []int{len(stream), 5, 1} {
+		requireNoAllocs(t, "Feed", func() {
+			copy(in, stream)
+			out = out[:0]
+			for i := 0; i < len(in); i += chunk {
+				var err error
+				if out, err = c.Feed(in[i:min(i+chunk, len(in))], h, out); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	requireNoAllocs(t, "AppendSend", func() {
+		out, _ = c.AppendSend(out[:0], Binary, in)
+	})
+}
