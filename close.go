@@ -32,11 +32,11 @@ func (c *Conn) control(payload []byte) error {
 		if err != nil {
 			return c.fail(err)
 		}
-		n := 0
+		var reason []byte
 		if len(payload) > 2 {
-			n = copy(c.reason[:], payload[2:])
+			reason = payload[2:] // in the read buffer until keepReason moves it
 		}
-		c.closeErr = CloseError{Code: code, Reason: c.reason[:n]}
+		c.closeErr = CloseError{Code: code, Reason: reason}
 		c.set(stateRecvClose)
 		c.wmu.Lock()
 		if !c.has(stateSentClose) && c.writeErr == nil && !c.has(stateClosed) {
@@ -50,11 +50,20 @@ func (c *Conn) control(payload []byte) error {
 		// Both close frames have passed: the closing handshake is complete.
 		if !c.has(stateDetaching) {
 			c.shutdown()
+			c.keepReason()
 			c.dropReadBuffers()
 		}
 		return &c.closeErr
 	}
 	return nil
+}
+
+// keepReason moves the peer's close reason to the start of the scratch,
+// where it stays until the Storage is reused: once the peer's close has
+// arrived, nothing is read into the scratch again.
+func (c *Conn) keepReason() {
+	n := copy(c.scratch[:], c.closeErr.Reason)
+	c.closeErr.Reason = c.scratch[:n]
 }
 
 // sendClose writes a close frame with code (0: none) and reason, cut to 123
@@ -213,6 +222,7 @@ func (c *Conn) Detach(code StatusCode, reason []byte) (net.Conn, error) {
 		rest = bytes.Clone(c.rbuf[c.rr:c.rw])
 		c.rr = c.rw
 	}
+	c.keepReason()
 	c.release()
 	c.set(stateClosed)
 	if rest != nil {

@@ -39,12 +39,10 @@ type Conn struct {
 	truncated bool                       // Recv is discarding the rest of a message too big for its buffer
 	readErr   error                      // sticky: the receive side failed
 	msgSeq    uint32                     // counts messages, to retire stale readers
-	reader    MessageReader
 	handler   Handler // Serve's, while it runs
 	nread     uint64  // bytes read so far: the heartbeat's sign of life
 	closeErr  CloseError
 	scratch   [scratchSize]byte
-	reason    [maxCloseReason]byte // the peer's close reason
 
 	// permessage-deflate, when negotiated.
 	compress bool
@@ -80,12 +78,13 @@ type Conn struct {
 	writeSlab []byte
 	pending   *bytebufferpool.ByteBuffer // frame bytes a timed-out write left unsent
 	writeErr  error                      // sticky: the send side failed
-	writer    MessageWriter
+	wOp       OpCode // the streamed message's next opcode (see NextWriter)
+	wOpen     bool   // a streamed message is open
 }
 
 // iovSize is how many slices one vectored write carries: a header and up to
-// three payload slices.
-const iovSize = 4
+// two payload slices.
+const iovSize = 3
 
 // The connection's state bits.
 const (

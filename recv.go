@@ -690,12 +690,9 @@ func (c *Conn) nextInPlace() ([]byte, error) {
 	return view, nil
 }
 
-// MessageReader reads one message as a stream (see Conn.NextReader). It
-// lives in the Storage.
-type MessageReader struct {
-	c   *Conn
-	seq uint32
-}
+// MessageReader reads one message as a stream (see Conn.NextReader). It is
+// a view of the Conn, so it costs no memory of its own.
+type MessageReader Conn
 
 // NextReader starts receiving the next message as a stream, for messages
 // larger than any buffer. The reader is valid until the next receive call;
@@ -713,16 +710,15 @@ func (c *Conn) NextReader() (Flags, *MessageReader, error) {
 		}
 		c.owner = ownerReader
 	}
-	c.reader = MessageReader{c: c, seq: c.msgSeq}
-	return opFlags(c.p.lastOp), &c.reader, nil
+	return opFlags(c.p.lastOp), (*MessageReader)(c), nil
 }
 
 // Read reads payload bytes of the message into p, straight from the
 // connection when nothing is buffered. It returns io.EOF at the end.
 func (r *MessageReader) Read(p []byte) (int, error) {
-	c := r.c
-	if c == nil || r.seq != c.msgSeq || c.owner != ownerReader {
-		return 0, io.EOF
+	c := (*Conn)(r)
+	if c.owner != ownerReader {
+		return 0, io.EOF // the message ended, or another call took over
 	}
 	if err := c.recvState(); err != nil {
 		return 0, err

@@ -342,12 +342,9 @@ func (c *Conn) flushPending() error {
 }
 
 // MessageWriter sends one message as a stream of frames (see
-// Conn.NextWriter). It lives in the Storage.
-type MessageWriter struct {
-	c    *Conn
-	op   OpCode
-	open bool
-}
+// Conn.NextWriter). It is a view of the Conn, so it costs no memory of its
+// own.
+type MessageWriter Conn
 
 // NextWriter starts a message of type typ to be written in pieces, for
 // messages larger than any buffer. Each Write sends one frame (wrap the
@@ -367,40 +364,40 @@ func (c *Conn) NextWriter(typ Flags) (*MessageWriter, error) {
 		c.msgMu.Unlock()
 		return nil, err
 	}
-	c.writer = MessageWriter{c: c, op: op, open: true}
-	return &c.writer, nil
+	c.wOp, c.wOpen = op, true
+	return (*MessageWriter)(c), nil
 }
 
 // Write sends p as one frame of the message. On an error matching
 // ErrQueued the frame was accepted (see SetWriteDeadline).
 func (w *MessageWriter) Write(p []byte) (int, error) {
-	if !w.open {
+	c := (*Conn)(w)
+	if !c.wOpen {
 		return 0, ErrClosed
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c := w.c
 	c.wmu.Lock()
-	err := c.writeData(w.op, false, p, nil)
+	err := c.writeData(c.wOp, false, p, nil)
 	c.wmu.Unlock()
 	if err != nil && !errors.Is(err, ErrQueued) {
 		return 0, err
 	}
-	w.op = OpContinuation
+	c.wOp = OpContinuation
 	return len(p), err
 }
 
 // Close sends the message's final frame and lets other messages go.
 func (w *MessageWriter) Close() error {
-	if !w.open {
+	c := (*Conn)(w)
+	if !c.wOpen {
 		return nil
 	}
-	c := w.c
 	c.wmu.Lock()
-	err := c.writeData(w.op, true, nil, nil)
+	err := c.writeData(c.wOp, true, nil, nil)
 	c.wmu.Unlock()
-	w.open = false
+	c.wOpen = false
 	c.msgMu.Unlock()
 	return err
 }
