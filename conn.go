@@ -39,8 +39,8 @@ type Conn struct {
 	truncated bool                       // Recv is discarding the rest of a message too big for its buffer
 	readErr   error                      // sticky: the receive side failed
 	msgSeq    uint32                     // counts messages, to retire stale readers
-	handler   Handler // Serve's, while it runs
-	nread     uint64  // bytes read so far: the heartbeat's sign of life
+	handler   Handler                    // Serve's, while it runs
+	nread     uint64                     // bytes read so far: the heartbeat's sign of life
 	closeErr  CloseError
 	scratch   [scratchSize]byte
 
@@ -78,8 +78,8 @@ type Conn struct {
 	writeSlab []byte
 	pending   *bytebufferpool.ByteBuffer // frame bytes a timed-out write left unsent
 	writeErr  error                      // sticky: the send side failed
-	wOp       OpCode // the streamed message's next opcode (see NextWriter)
-	wOpen     bool   // a streamed message is open
+	wOp       OpCode                     // the streamed message's next opcode (see NextWriter)
+	wOpen     bool                       // a streamed message is open
 }
 
 // iovSize is how many slices one vectored write carries: a header and up to
