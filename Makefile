@@ -72,3 +72,16 @@ asm-check:
 	if ! diff -u mask_amd64.s "$$tmp"; then \
 		echo "mask_amd64.s is stale or hand-edited: run 'make asm'" >&2; exit 1; \
 	fi
+
+## profile: CPU and allocation profiles of the read and write paths, in artifacts/profile/
+profile:
+	@mkdir -p artifacts/profile
+	$(GO) test -run '^$$' -bench 'BenchmarkRecv/api=Recv/size=(16B|1KiB|64KiB)$$' -benchtime 2s \
+		-cpuprofile artifacts/profile/read.cpu.prof -memprofile artifacts/profile/read.mem.prof -o artifacts/profile/wsmem.test .
+	$(GO) test -run '^$$' -bench 'BenchmarkSend/side=(server|client)/size=(16B|1KiB|64KiB)$$' -benchtime 2s \
+		-cpuprofile artifacts/profile/write.cpu.prof -memprofile artifacts/profile/write.mem.prof -o artifacts/profile/wsmem.test .
+	@for p in read write; do \
+	  echo "== $$p path: CPU"; $(GO) tool pprof -top -nodecount 15 artifacts/profile/wsmem.test artifacts/profile/$$p.cpu.prof 2>/dev/null | tail -n 16; \
+	  echo "== $$p path: allocations"; $(GO) tool pprof -sample_index=alloc_space -top -nodecount 5 artifacts/profile/wsmem.test artifacts/profile/$$p.mem.prof 2>/dev/null | tail -n 6; \
+	done
+	@echo "profiles in artifacts/profile/ (go tool pprof -http=: artifacts/profile/wsmem.test artifacts/profile/read.cpu.prof)"

@@ -47,8 +47,7 @@ func (c *Conn) SendPrepared(m *PreparedMessage) error {
 	if c.compress && c.sendWin == nil && m.compressed != nil && c.sendBits == deflateMaxWindowBits {
 		frame = m.compressed
 	}
-	c.msgMu.Lock()
-	c.wmu.Lock()
+	both := c.lockMessage()
 	err := c.sendState()
 	if err == nil && c.pending != nil {
 		err = c.flushPending()
@@ -61,7 +60,6 @@ func (c *Conn) SendPrepared(m *PreparedMessage) error {
 			err = c.writeFailed(err, n, &h, frame, nil, nil)
 		}
 	}
-	c.wmu.Unlock()
-	c.msgMu.Unlock()
+	c.unlockMessage(both)
 	return err
 }

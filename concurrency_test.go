@@ -119,3 +119,34 @@ func TestCloseReleasesBlockedSend(t *testing.T) {
 		t.Fatal("Send still blocked after Close")
 	}
 }
+
+// A Send issued while a streamed message is open waits for it: its frame
+// never lands between the stream's frames.
+func TestSendWaitsForOpenStream(t *testing.T) {
+	srv, cli := wsPair(t, nil)
+	w, err := cli.NextWriter(Text)
+	require.NoError(t, err)
+	_, err = w.Write([]byte("part one, "))
+	require.NoError(t, err)
+	sent := make(chan error, 1)
+	go func() { sent <- cli.Send(Binary, []byte("other")) }()
+	time.Sleep(30 * time.Millisecond)
+	select {
+	case err := <-sent:
+		t.Fatalf("Send went out in the middle of a stream (err %v)", err)
+	default:
+	}
+	_, err = w.Write([]byte("part two"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.NoError(t, <-sent)
+	buf := make([]byte, 100)
+	n, typ, err := srv.Recv(buf)
+	require.NoError(t, err)
+	require.Equal(t, Text, typ)
+	require.Equal(t, "part one, part two", string(buf[:n]))
+	n, typ, err = srv.Recv(buf)
+	require.NoError(t, err)
+	require.Equal(t, Binary, typ)
+	require.Equal(t, "other", string(buf[:n]))
+}

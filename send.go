@@ -25,17 +25,38 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 	if typ&Text != 0 {
 		op = OpText
 	}
-	c.msgMu.Lock()
-	c.wmu.Lock()
+	streaming := c.lockMessage()
 	var err error
 	if c.sendCompressed(typ, len(p)) {
 		err = c.writeCompressed(op, p)
 	} else {
 		err = c.writeData(op, true, p, nil)
 	}
-	c.wmu.Unlock()
-	c.msgMu.Unlock()
+	c.unlockMessage(streaming)
 	return err
+}
+
+// lockMessage takes the line for one whole message: the frame lock, and
+// also the message lock if a streamed message (NextWriter) is open, so that
+// the whole message waits for it to end. Sends that find no stream open —
+// the common case — take one lock. It reports whether it took both.
+func (c *Conn) lockMessage() bool {
+	c.wmu.Lock()
+	if !c.wOpen {
+		return false
+	}
+	c.wmu.Unlock()
+	c.msgMu.Lock()
+	c.wmu.Lock()
+	return true
+}
+
+// unlockMessage releases what lockMessage took.
+func (c *Conn) unlockMessage(both bool) {
+	c.wmu.Unlock()
+	if both {
+		c.msgMu.Unlock()
+	}
 }
 
 // SendMsg sends p as one message of the socket's type, Text or Binary as
@@ -51,11 +72,9 @@ func (c *Conn) SendL(typ Flags, bufs [][]byte) error {
 	if typ&Text != 0 {
 		op = OpText
 	}
-	c.msgMu.Lock()
-	c.wmu.Lock()
+	both := c.lockMessage()
 	err := c.writeData(op, true, nil, bufs)
-	c.wmu.Unlock()
-	c.msgMu.Unlock()
+	c.unlockMessage(both)
 	return err
 }
 
@@ -359,12 +378,14 @@ func (c *Conn) NextWriter(typ Flags) (*MessageWriter, error) {
 	c.msgMu.Lock()
 	c.wmu.Lock()
 	err := c.sendState()
+	if err == nil {
+		c.wOp, c.wOpen = op, true
+	}
 	c.wmu.Unlock()
 	if err != nil {
 		c.msgMu.Unlock()
 		return nil, err
 	}
-	c.wOp, c.wOpen = op, true
 	return (*MessageWriter)(c), nil
 }
 
@@ -396,8 +417,8 @@ func (w *MessageWriter) Close() error {
 	}
 	c.wmu.Lock()
 	err := c.writeData(c.wOp, true, nil, nil)
-	c.wmu.Unlock()
 	c.wOpen = false
+	c.wmu.Unlock()
 	c.msgMu.Unlock()
 	return err
 }
