@@ -180,3 +180,14 @@ func TestAllocsOverTCP(t *testing.T) {
 		_ = srv.Close()
 	}
 }
+
+// A client's large frames are masked into a 128 KiB pooled buffer that the
+// pool keeps: no allocation per send at any size.
+func TestAllocsLargeClientSend(t *testing.T) {
+	skipIfRace(t)
+	c := clientOn(t, &loopConn{stream: []byte{0}}, 0, nil)
+	for _, size := range []int{5000, 64 << 10, 1 << 20} {
+		p := make([]byte, size)
+		requireNoAllocs(t, fmt.Sprint("client Send ", size), func() { _ = c.Send(Binary, p) })
+	}
+}

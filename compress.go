@@ -94,6 +94,7 @@ func (c *Conn) gather() error {
 	if c.zbuf == nil {
 		c.zbuf = messagePool.Get()
 		c.zbuf.B = c.zbuf.B[:0]
+		c.trialAt = 1
 	}
 	limit := c.cfg.maxMessageSize()
 	for {
@@ -102,7 +103,17 @@ func (c *Conn) gather() error {
 			want := max(int64(cap(b)), 4096, min(c.p.left, limit))
 			b = append(b, make([]byte, int(want)+inflateSpare)...)[:len(b)]
 		}
-		m, end, err := c.readData(b[len(b) : cap(b)-inflateSpare])
+		if text && c.rr == c.rw && len(b) >= c.trialAt {
+			// About to wait for more: check what has arrived.
+			if err := c.trialInflate(); err != nil {
+				return err
+			}
+		}
+		room := b[len(b) : cap(b)-inflateSpare]
+		if c.p.left > 0 && int64(len(room)) > c.p.left {
+			room = room[:c.p.left] // return at the frame's end, before the next header
+		}
+		m, end, err := c.readData(room)
 		if err != nil {
 			if c.zbuf != nil {
 				c.zbuf.B = b[:len(b)+m]
@@ -264,6 +275,37 @@ func (c *Conn) nextCompressed() error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// trialInflate inflates what has arrived of a compressed text message and
+// checks it — UTF-8 and the size limit — so that a bad message fails as
+// soon as the bytes that make it bad are in, not at its end. The window of
+// history is only read. Trials run when the gathered size has doubled, so
+// their total cost stays within twice the message's.
+func (c *Conn) trialInflate() error {
+	src := c.zbuf.B
+	c.trialAt = max(2*len(src), 1)
+	if len(src) == 0 {
+		return nil
+	}
+	f := getTrialInflater(src, c.recvWin)
+	defer putInflater(f)
+	var u utf8State
+	var total int64
+	discard := c.discardArea()
+	for {
+		n, err := f.Read(discard)
+		total += int64(n)
+		if total > c.cfg.maxMessageSize() {
+			return c.fail(errInflatedTooBig)
+		}
+		if !u.feed(discard[:n]) {
+			return c.fail(errInvalidUTF8)
+		}
+		if err != nil {
+			return nil // where the bytes so far end
 		}
 	}
 }

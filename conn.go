@@ -1,6 +1,7 @@
 package wsmem
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -22,7 +23,7 @@ type Conn struct {
 	cfg      *Config
 	flags    Flags
 	server   bool
-	vectored bool // nc writes net.Buffers with one writev
+	wmode    uint8 // how frames reach nc: writeVectored, writeJoined or writeDirect
 	state    atomic.Uint32
 
 	// Receive side: used by one receiving goroutine at a time.
@@ -53,6 +54,7 @@ type Conn struct {
 	infl     *inflater      // its decompressor, borrowed while it is read
 	inflN    int64          // bytes it produced so far
 	inflText bool           // it is text: validate what it produces
+	trialAt  int            // gathered size at which to check the message again
 
 	// Push mode (see Feed).
 	push          pushConn // the stand-in socket: writes go to the caller's output
@@ -80,6 +82,31 @@ type Conn struct {
 	writeErr  error                      // sticky: the send side failed
 	wOp       OpCode                     // the streamed message's next opcode (see NextWriter)
 	wOpen     bool                       // a streamed message is open
+}
+
+// How frames are handed to the net.Conn.
+const (
+	// writeDirect: the header and the untouched payload are written one
+	// after the other, without a copy (connections that do not care how
+	// they are written to: in-memory, the push output, unknown types).
+	writeDirect uint8 = iota
+	// writeVectored: one writev for header and payload (TCP, Unix sockets),
+	// except small frames, joined in the write buffer for one write.
+	writeVectored
+	// writeJoined: header and payload joined in the write buffer, so that
+	// each frame is one write (TLS: one record).
+	writeJoined
+)
+
+// writeMode chooses how frames are written to nc.
+func writeMode(nc net.Conn) uint8 {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return writeVectored
+	case *tls.Conn:
+		return writeJoined
+	}
+	return writeDirect
 }
 
 // iovSize is how many slices one vectored write carries: a header and up to
@@ -149,12 +176,7 @@ func attach(nc net.Conn, flags Flags, st *Storage, cfg *Config, server bool) *Co
 	c.flags = flags
 	c.server = server
 	c.p.server = server
-	switch nc.(type) {
-	case *net.TCPConn, *net.UnixConn:
-		c.vectored = true
-	default:
-		c.vectored = false
-	}
+	c.wmode = writeMode(nc)
 	c.rbuf = c.readSlab
 	if c.rbuf == nil {
 		c.rbuf = c.scratch[:]

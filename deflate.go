@@ -528,6 +528,23 @@ func (f *inflater) finish() {
 // putInflater returns f to the pool. f must not be used afterwards. If the
 // message was not read to io.EOF, the connection's window (if any) was not
 // updated and the connection cannot decode further messages: fail it.
+// getTrialInflater returns a pooled inflater over the first part of a
+// message (src, without the closing tail), primed with the history of win
+// but never writing to it: for checking what has arrived of a message
+// before the rest comes. Its Read ends with an error where src ends.
+func getTrialInflater(src []byte, win *deflateWindow) *inflater {
+	f := inflaterPool.Get().(*inflater)
+	f.src = inflateSource{msg: src}
+	f.win = nil
+	f.err = nil
+	var dict []byte
+	if win != nil {
+		dict = win.hist
+	}
+	_ = f.reset.Reset(&f.src, dict)
+	return f
+}
+
 func putInflater(f *inflater) {
 	f.src = inflateSource{}
 	f.win = nil

@@ -276,6 +276,9 @@ func (c *Conn) landed(b []byte) (placed int, ok bool, err error) {
 // bounded by the frame so that no byte of the next frame is taken.
 func (c *Conn) readData(dst []byte) (n int, end bool, err error) {
 	for {
+		if n == len(dst) && len(dst) > 0 && !(c.p.inFrame && c.p.left == 0 && c.p.h.Fin) {
+			return n, false, nil // full: the caller decides whether to wait for more
+		}
 		if c.p.left > 0 {
 			if n == len(dst) {
 				return n, false, nil
@@ -430,7 +433,9 @@ func opFlags(op OpCode) Flags {
 // (libdill's ws_recv). The payload is unmasked while it is copied, or read
 // straight into buf, and text is validated as it arrives. A message longer
 // than buf fills buf and returns ErrShortBuffer. Waiting for a message
-// holds no pooled buffer. Control frames are answered on the way. It
+// holds no pooled buffer: the first read lands in buf itself, so a buffer
+// with MaxHeaderSize bytes of room beyond the largest message receives a
+// whole frame with one read. Control frames are answered on the way. It
 // allocates nothing.
 func (c *Conn) Recv(buf []byte) (int, Flags, error) {
 	resume, err := c.startRecv(ownerRecv)

@@ -147,8 +147,13 @@ func (c *Conn) writeData(op OpCode, fin bool, p []byte, more [][]byte) error {
 	}
 	n := payloadLen(p, more)
 	h := c.frameHeader(op, fin, n)
-	if c.vectored && !h.Masked && n >= vectoredMin {
-		return c.writeVectored(&h, p, more)
+	if !h.Masked {
+		switch {
+		case c.wmode == writeDirect && more == nil:
+			return c.writeDirect(&h, p)
+		case c.wmode == writeDirect || (c.wmode == writeVectored && n >= vectoredMin):
+			return c.writeVectored(&h, p, more)
+		}
 	}
 	return c.writeBuffered(&h, p, more)
 }
@@ -181,8 +186,26 @@ func (c *Conn) writeControl(op OpCode, p []byte) error {
 	return err
 }
 
-// writeVectored writes the header and the payload slices with writev, in
-// batches of iovSize slices, without copying the payload.
+// writeDirect writes the header, then the payload from where it is: two
+// writes, no copy, for connections that do not care how they are written
+// to.
+func (c *Conn) writeDirect(h *Header, p []byte) error {
+	hdr := AppendHeader(c.hdrOut[:0], *h)
+	m, err := c.nc.Write(hdr)
+	if err == nil && len(p) > 0 {
+		var k int
+		k, err = c.nc.Write(p)
+		m += k
+	}
+	if err != nil {
+		return c.writeFailed(err, m, h, hdr, p, nil)
+	}
+	return nil
+}
+
+// writeVectored writes the header and the payload slices with writev (or,
+// on connections without it, one write each), in batches of iovSize
+// slices, without copying the payload.
 func (c *Conn) writeVectored(h *Header, p []byte, more [][]byte) error {
 	hdr := AppendHeader(c.hdrOut[:0], *h)
 	c.iov[0] = hdr
@@ -227,12 +250,39 @@ func (c *Conn) writeBuffer() ([]byte, *pooledBuffer) {
 	return b.B, b
 }
 
+// maxMaskBuffer bounds the buffer a client borrows to mask a large frame.
+const maxMaskBuffer = 128 << 10
+
+// putWriteBuffer returns a buffer from writeBuffer or maskBuffer.
+func putWriteBuffer(b *pooledBuffer) {
+	if b == nil {
+		return
+	}
+	if cap(b.B) >= maxMaskBuffer {
+		putBuffer(&maskPool, b)
+		return
+	}
+	putBuffer(&writePool, b)
+}
+
+// maskBuffer returns the buffer a frame of size bytes is assembled in:
+// the write buffer, or for a large frame a client masks, a 128 KiB one
+// from a pool of its own (every buffer in it has that size, so the pool
+// keeps them), so that the frame goes out in few writes.
+func (c *Conn) maskBuffer(size int) ([]byte, *pooledBuffer) {
+	if c.server || c.writeSlab != nil || size <= c.cfg.writeBufferSize() {
+		return c.writeBuffer()
+	}
+	b := getBuffer(&maskPool, maxMaskBuffer)
+	return b.B, b
+}
+
 // writeBuffered writes the header and the payload through the write buffer,
 // masking while copying on the client side. An unmasked payload slice
 // larger than the buffer is written from where it is.
 func (c *Conn) writeBuffered(h *Header, p []byte, more [][]byte) error {
 	hdr := AppendHeader(c.hdrOut[:0], *h)
-	buf, pb := c.writeBuffer()
+	buf, pb := c.maskBuffer(len(hdr) + int(h.Length))
 	n := copy(buf, hdr)
 	written, off := 0, 0
 	var err error
@@ -282,9 +332,7 @@ func (c *Conn) writeBuffered(h *Header, p []byte, more [][]byte) error {
 		m, err = c.nc.Write(buf[:n])
 		written += m
 	}
-	if pb != nil {
-		putBuffer(&writePool, pb)
-	}
+	putWriteBuffer(pb)
 	if err != nil {
 		return c.writeFailed(err, written, h, hdr, p, more)
 	}

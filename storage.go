@@ -58,6 +58,7 @@ var (
 	readPool    bytebufferpool.Pool
 	writePool   bytebufferpool.Pool
 	messagePool bytebufferpool.Pool
+	maskPool    bytebufferpool.Pool // 128 KiB buffers a client masks large frames into
 )
 
 // getBuffer borrows a buffer from pool whose B has length n at least.
