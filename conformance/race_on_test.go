@@ -1,0 +1,10 @@
+//go:build race
+
+package conformance
+
+// raceFactor stretches the suite's time limits under the race detector.
+const raceFactor = 4
+
+// raceBytewiseBudget bounds the one-byte writes of a run under the race
+// detector.
+const raceBytewiseBudget = 8 << 10
