@@ -97,7 +97,7 @@ func runWrite(l *lib, client bool, size int, loop func() bool) error {
 		if err := send(false, p); err != nil {
 			return err
 		}
-		if err := checkOneMessage(nc.takeCapture(), opBinary, client, orig); err != nil {
+		if err := checkMessage(nc.takeCapture(), opBinary, client, orig); err != nil {
 			return err
 		}
 	}

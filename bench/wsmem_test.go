@@ -93,7 +93,10 @@ func wsmemEchoServe(ln net.Listener, maxSize int) {
 			if err != nil {
 				return
 			}
-			buf := make([]byte, maxSize)
+			// Recv's first read lands in buf: room for the header beside the
+			// largest message lets a whole frame arrive in one read (the
+			// documented way to size a Recv buffer).
+			buf := make([]byte, maxSize+wsmem.MaxHeaderSize)
 			for {
 				n, typ, err := c.Recv(buf)
 				if err != nil {
@@ -117,7 +120,7 @@ func wsmemEchoClient(addr string, p []byte, each func([]byte) bool) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, len(p))
+	buf := make([]byte, len(p)+wsmem.MaxHeaderSize) // room for the header: one read per frame
 	for {
 		if err := c.Send(wsmem.Binary, p); err != nil {
 			return err
