@@ -4,13 +4,15 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 FUZZTIME    ?= 10m
 SMOKETIME   ?= 5s
-# Modules beside the main one: each has its own go.mod.
+# Modules beside the main one: each has its own go.mod. interop/ runs its
+# own tests (with Node, Python and Chromium) through its run.sh.
 SUBMODULES  := $(dir $(wildcard */go.mod))
+UNITMODULES := $(filter-out interop/ _asm/,$(SUBMODULES))
 
-.PHONY: test fmt-check vet lint unit purego race fuzz-smoke fuzz asm asm-check bench profile e2e
+.PHONY: test fmt-check vet lint unit purego race fuzz-smoke fuzz asm asm-check bench profile e2e interop
 
 ## test: everything CI runs (see the README for how long it takes)
-test: fmt-check vet asm-check lint unit purego race fuzz-smoke e2e
+test: fmt-check vet asm-check lint unit purego race fuzz-smoke e2e interop
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -29,7 +31,7 @@ lint:
 
 unit:
 	$(GO) test -count=1 ./...
-	@for m in $(SUBMODULES); do echo "go test in $$m"; (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
+	@for m in $(UNITMODULES); do echo "go test in $$m"; (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
 
 purego:
 	$(GO) test -count=1 -tags purego ./...
@@ -85,3 +87,7 @@ profile:
 	  echo "== $$p path: allocations"; $(GO) tool pprof -sample_index=alloc_space -top -nodecount 5 artifacts/profile/wsmem.test artifacts/profile/$$p.mem.prof 2>/dev/null | tail -n 6; \
 	done
 	@echo "profiles in artifacts/profile/ (go tool pprof -http=: artifacts/profile/wsmem.test artifacts/profile/read.cpu.prof)"
+
+## interop: wsmem against gorilla, coder, gobwas, gws, Node ws, Python websockets and Chromium
+interop:
+	bash interop/run.sh

@@ -19,12 +19,12 @@ import (
 type Conn struct {
 	noCopy noCopy
 
-	nc       net.Conn
-	cfg      *Config
-	flags    Flags
-	server   bool
-	wmode    uint8 // how frames reach nc: writeVectored, writeJoined or writeDirect
-	state    atomic.Uint32
+	nc     net.Conn
+	cfg    *Config
+	flags  Flags
+	server bool
+	wmode  uint8 // how frames reach nc: writeVectored, writeJoined or writeDirect
+	state  atomic.Uint32
 
 	// Receive side: used by one receiving goroutine at a time.
 	p         parser
