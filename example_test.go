@@ -1,8 +1,13 @@
 package wsmem_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 
 	"github.com/wsmem/wsmem"
 )
@@ -137,4 +142,62 @@ func readFull(c net.Conn, b []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// A net/http handler that upgrades and serves with callbacks, and a client
+// that dials it.
+func ExampleUpgrade() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsmem.Upgrade(w, r, 0, nil, nil) // refusals are answered through w
+		if err != nil {
+			return
+		}
+		_ = c.Serve(echoHandler{})
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	c, err := wsmem.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	_ = c.Send(wsmem.Text, []byte("hello"))
+	typ, p, _ := c.Next()
+	fmt.Println(typ, string(p))
+	_ = c.Done(wsmem.StatusNormal, nil)
+	_, _, err = c.Next()
+	var ce *wsmem.CloseError
+	fmt.Println(errors.As(err, &ce), ce.Code)
+	// Output:
+	// text hello
+	// true 1000
+}
+
+// echoHandler sends every message back; NopHandler supplies the rest.
+type echoHandler struct{ wsmem.NopHandler }
+
+func (echoHandler) OnMessage(c *wsmem.Conn, typ wsmem.Flags, data []byte) {
+	_ = c.Send(typ, data) // data is valid until OnMessage returns
+}
+
+// An event loop feeds what it read and writes what Feed appends.
+func ExampleConn_Feed() {
+	c := wsmem.NewPushServer(wsmem.NoHTTP, new(wsmem.Storage), nil)
+	// A masked text frame "Hello" followed by a ping, as a client sends them.
+	in := []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, 0x89, 0x80, 1, 2, 3, 4}
+	var out []byte
+	out, err := c.Feed(in, printer{}, out)
+	fmt.Println(err)
+	fmt.Printf("to write: % x\n", out) // the automatic pong
+	// Output:
+	// text Hello
+	// <nil>
+	// to write: 8a 00
+}
+
+type printer struct{ wsmem.NopHandler }
+
+func (printer) OnMessage(_ *wsmem.Conn, typ wsmem.Flags, data []byte) {
+	fmt.Println(typ, string(data))
 }
