@@ -259,10 +259,7 @@ func (c *Conn) nextCompressed() error {
 	limit := c.cfg.maxMessageSize()
 	for {
 		b := c.msg.B
-		if len(b) == cap(b) {
-			want := max(int64(cap(b)), 4096)
-			b = append(b, make([]byte, int(min(want, limit+1-int64(len(b)))))...)[:len(b)]
-		}
+		b = growFull(b, 4096, limit)
 		n, err := c.inflate(b[len(b):cap(b)])
 		if c.msg == nil {
 			return err // the connection failed and gave its buffers back

@@ -305,9 +305,7 @@ func (c *Conn) deliver(h Handler) error {
 func (c *Conn) inflateAll() error {
 	for {
 		b := c.msg.B
-		if len(b) == cap(b) {
-			b = append(b, make([]byte, max(cap(b), 4096))...)[:len(b)]
-		}
+		b = growFull(b, 4096, c.cfg.maxMessageSize())
 		n, err := c.inflate(b[len(b):cap(b)])
 		if c.msg == nil {
 			return err // failed: the buffers went back

@@ -634,10 +634,7 @@ func (c *Conn) Next() (Flags, []byte, error) {
 	limit := c.cfg.maxMessageSize()
 	for {
 		b := c.msg.B
-		if len(b) == cap(b) {
-			want := max(int64(cap(b)), int64(c.cfg.readBufferSize()), min(c.p.left, limit))
-			b = append(b, make([]byte, int(min(want, limit+1-int64(len(b)))))...)[:len(b)]
-		}
+		b = growFull(b, max(int64(c.cfg.readBufferSize()), min(c.p.left, limit)), limit)
 		m, end, err := c.readData(b[len(b):cap(b)])
 		if err != nil {
 			if c.msg != nil { // a deadline: keep what arrived for the next call
@@ -693,6 +690,18 @@ func (c *Conn) nextInPlace() ([]byte, error) {
 	c.msgSeq++
 	c.viewHeld = true
 	return view, nil
+}
+
+// growFull gives a full message buffer b more room: at least least bytes and
+// at least its capacity again, but never past limit+1 bytes in all (one
+// byte more than a message may have, so that going over is seen). A buffer
+// with room left is returned as it is.
+func growFull(b []byte, least, limit int64) []byte {
+	if len(b) < cap(b) {
+		return b
+	}
+	want := max(int64(cap(b)), least)
+	return append(b, make([]byte, int(min(want, limit+1-int64(len(b)))))...)[:len(b)]
 }
 
 // MessageReader reads one message as a stream (see Conn.NextReader). It is
