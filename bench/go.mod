@@ -4,12 +4,15 @@ go 1.26.0
 
 replace github.com/wsmem/wsmem => ../
 
+replace github.com/wsmem/wsmem/examples/eventloop => ../examples/eventloop
+
 require (
 	github.com/coder/websocket v1.8.15
 	github.com/gobwas/ws v1.5.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/lxzan/gws v1.8.9
 	github.com/wsmem/wsmem v0.0.0-00010101000000-000000000000
+	github.com/wsmem/wsmem/examples/eventloop v0.0.0-00010101000000-000000000000
 )
 
 require (

@@ -1,19 +1,43 @@
 // Command idlemem measures the memory a WebSocket server holds per idle
-// connection: Go heap and goroutine stacks, in the server's process, with
-// the clients in another process.
+// connection, in the server's process, with the clients in another
+// process.
 //
 // Without -server it is the driver: for every library in -libs and count
 // in -conns it runs one server process (itself with -server), which runs
-// one client process (itself with -client). The server measures its heap
-// and stacks before any connection, then once all connections are open
+// one client process (itself with -client). The server measures itself
+// before any connection, then once all connections are open
 // ("state=open"), then once every connection has echoed one 64-byte message
 // and gone idle again ("state=echoed"), and prints lines in Go's benchmark
 // format, which benchstat reads:
 //
-//	BenchmarkIdle/state=open/conns=2000/lib=gorilla 1 9120 heap-B/conn 8192 stack-B/conn 17312 B/conn ...
+//	BenchmarkIdle/state=open/conns=2000/lib=gorilla 1 17312 B/conn 9120 heap-B/conn 8192 stack-B/conn 9001 live-heap-B/conn 1.00 goroutines/conn 18874 rss-B/conn
 //
-// The client is the library-neutral raw handshake and frames of this file,
-// so that only the server's library varies. Everything runs on loopback.
+// Each figure is the growth since the first measurement divided by the
+// number of connections, after two garbage collections and
+// debug.FreeOSMemory:
+//
+//   - heap-B/conn: the Go heap's in-use spans (runtime.MemStats.HeapInuse):
+//     what the library and the server keep per connection (for net.Conn
+//     servers, also the TCPConn and netFD), with the free room inside those
+//     spans;
+//   - stack-B/conn: goroutine stacks (StackInuse);
+//   - B/conn: the two added up;
+//   - live-heap-B/conn: the live objects alone (HeapAlloc);
+//   - rss-B/conn: the process's resident memory (VmRSS in
+//     /proc/self/status): the heap and stacks as the pages they touch, and
+//     what the runtime keeps outside the heap: the goroutine descriptors'
+//     and the network poller's memory (a pollDesc per net.Conn) and its own
+//     metadata. The kernel's memory for the sockets (struct tcp_sock, the
+//     inode, the file, the epoll item: a few KiB per socket, the same for
+//     every library) is in no process's RSS.
+//
+// The libraries are the peers (gorilla, gobwas, coder, gws) and wsmem in
+// two modes (wsmem.go): a goroutine per connection blocked in Serve, and
+// the epoll event loops of examples/eventloop with the push API.
+//
+// The client is the library-neutral raw handshake and frames of this file
+// (on /echo, the path every server here answers), so that only the
+// server's library varies. Everything runs on loopback.
 package main
 
 import (
@@ -30,6 +54,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,23 +133,40 @@ func drive(libList, connList string, count int) error {
 
 // memSample is what the server measures.
 type memSample struct {
-	heapAlloc, heapInuse, stackInuse, goroutines uint64
+	heapAlloc, heapInuse, stackInuse, goroutines, rss uint64
 }
 
 func sample() memSample {
 	runtime.GC()
 	runtime.GC()
+	debug.FreeOSMemory() // return freed pages, so that RSS counts what is kept
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return memSample{m.HeapAlloc, m.HeapInuse, m.StackInuse, uint64(runtime.NumGoroutine())}
+	return memSample{m.HeapAlloc, m.HeapInuse, m.StackInuse, uint64(runtime.NumGoroutine()), residentBytes()}
+}
+
+// residentBytes returns the process's resident memory (VmRSS), 0 if
+// /proc/self/status cannot be read.
+func residentBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 func report(state, lib string, n int, base, now memSample) {
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
 	heap := per(now.heapInuse, base.heapInuse)
 	stack := per(now.stackInuse, base.stackInuse)
-	fmt.Printf("BenchmarkIdle/state=%s/conns=%d/lib=%s 1 %.0f B/conn %.0f heap-B/conn %.0f stack-B/conn %.0f live-heap-B/conn %.2f goroutines/conn\n",
-		state, n, lib, heap+stack, heap, stack, per(now.heapAlloc, base.heapAlloc), per(now.goroutines, base.goroutines))
+	fmt.Printf("BenchmarkIdle/state=%s/conns=%d/lib=%s 1 %.0f B/conn %.0f heap-B/conn %.0f stack-B/conn %.0f live-heap-B/conn %.2f goroutines/conn %.0f rss-B/conn\n",
+		state, n, lib, heap+stack, heap, stack, per(now.heapAlloc, base.heapAlloc), per(now.goroutines, base.goroutines), per(now.rss, base.rss))
 }
 
 // runServer serves n connections with lib and measures, driving a client
@@ -278,7 +320,7 @@ func dialWS(addr string) (net.Conn, error) {
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
 	key := base64.StdEncoding.EncodeToString(raw[:])
-	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	req := "GET /echo HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, req); err != nil {
