@@ -3,6 +3,7 @@ package wsmem
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 )
@@ -45,48 +46,47 @@ func refusal(status int) error {
 
 var (
 	errHeadTooLarge = errors.New("wsmem: handshake response larger than Config.MaxHandshakeSize")
-	errNamesTooLong = errors.New("wsmem: resource and host do not fit the Storage's name buffer")
+	errNamesTooLong = errors.New("wsmem: resource and host do not fit Buffers.Names")
 )
 
-// nameAreaSize is the room Resource and Host share in the Storage, unless
-// the caller hands in a larger buffer with Storage.SetNameBuffer.
-const nameAreaSize = 128
-
-// SetNameBuffer hands the connection the caller's memory for the resource
-// and host of the opening handshake (libdill's resource and host buffers),
-// for servers that expect targets longer than the 128 bytes the Storage
-// holds. A request whose target and host together do not fit is refused
-// with 414. Call it before attaching; nil returns to the Storage's area.
-func (s *Storage) SetNameBuffer(buf []byte) { s.conn.nameSlab = buf }
-
-// nameBuffer is where Resource and Host are kept.
-func (c *Conn) nameBuffer() []byte {
-	if c.nameSlab != nil {
-		return c.nameSlab
+// nameLimit is the longest target and host the connection accepts
+// together: the caller's name buffer's size, unlimited (within
+// Config.MaxHandshakeSize) without one, as then they are not kept.
+func (c *Conn) nameLimit() int {
+	if buf := c.nameSlab(); buf != nil {
+		return len(buf)
 	}
-	return c.nameArea[:]
+	return math.MaxInt
 }
 
-// setNames keeps resource and host; false if they do not fit.
-func (c *Conn) setNames(resource, host []byte) bool {
-	buf := c.nameBuffer()
-	if len(resource)+len(host) > len(buf) {
-		return false
-	}
+// setNames keeps resource and host in the caller's name buffer, if it gave
+// one; they fit (see nameLimit). It takes strings or byte slices without
+// converting them.
+func setNames[T string | []byte](c *Conn, resource, host T) {
+	buf := c.nameSlab()
 	c.resourceLen = uint16(copy(buf, resource))
 	c.hostLen = uint16(copy(buf[c.resourceLen:], host))
-	return true
 }
 
 // Resource returns the request target of the opening handshake (the path
-// and query), as the server received it or the client sent it. It is valid
+// and query), as the server received it or the client sent it, kept in
+// Buffers.Names (see Storage.SetBuffers); nil without one. It is valid
 // until the Storage is reused and costs nothing.
-func (c *Conn) Resource() []byte { return c.nameBuffer()[:c.resourceLen] }
+func (c *Conn) Resource() []byte {
+	if c.nameSlab() == nil {
+		return nil
+	}
+	return c.nameSlab()[:c.resourceLen]
+}
 
-// Host returns the Host of the opening handshake. It is valid until the
-// Storage is reused and costs nothing.
+// Host returns the Host of the opening handshake, kept in Buffers.Names;
+// nil without one. It is valid until the Storage is reused and costs
+// nothing.
 func (c *Conn) Host() []byte {
-	return c.nameBuffer()[c.resourceLen : c.resourceLen+c.hostLen]
+	if c.nameSlab() == nil {
+		return nil
+	}
+	return c.nameSlab()[c.resourceLen : c.resourceLen+c.hostLen]
 }
 
 // Subprotocol returns the subprotocol the handshake agreed on, "" for
@@ -168,8 +168,8 @@ func (c *Conn) answerUpgrade() error {
 // refusal whose error it returns.
 func (c *Conn) respondUpgrade(head []byte) error {
 	var req requestHead
-	status := parseRequest(head, &req, len(c.nameBuffer()))
-	if status == 0 && len(req.target)+len(req.host) > len(c.nameBuffer()) {
+	status := parseRequest(head, &req, c.nameLimit())
+	if status == 0 && len(req.target)+len(req.host) > c.nameLimit() {
 		status = 414
 	}
 	if status == 0 && !c.cfg.originAllowed(req.origin, req.host) {
@@ -188,7 +188,7 @@ func (c *Conn) respondUpgrade(head []byte) error {
 	if status != 0 {
 		return c.refuse(status)
 	}
-	c.setNames(req.target, req.host)
+	setNames(c, req.target, req.host)
 	c.setProtocol(protocol)
 	buf, pb := c.writeBuffer()
 	_, err = c.nc.Write(appendAcceptResponse(buf[:0], &accept, protocol, ext))
@@ -217,7 +217,7 @@ func (c *Conn) clientHandshake(resource, host string) error {
 	if err := checkRequestParams(resource, host, c.cfg.Subprotocols, nil); err != nil {
 		return err
 	}
-	if len(resource)+len(host) > len(c.nameBuffer()) {
+	if len(resource)+len(host) > c.nameLimit() {
 		return errNamesTooLong
 	}
 	_ = c.nc.SetDeadline(time.Now().Add(c.cfg.handshakeTimeout()))
@@ -272,8 +272,7 @@ func (c *Conn) sendUpgrade(resource, host string) error {
 	c.setProtocol(resp.protocol)
 	c.rr += n
 	c.release()
-	c.resourceLen = uint16(copy(c.nameBuffer(), resource))
-	c.hostLen = uint16(copy(c.nameBuffer()[c.resourceLen:], host))
+	setNames(c, resource, host)
 	return nil
 }
 

@@ -29,7 +29,7 @@ const chromeRequest = "GET /chat?room=1 HTTP/1.1\r\n" +
 func TestServerHandshakeKeepsEarlyFrames(t *testing.T) {
 	for _, chunk := range []int{0, 1, 7} {
 		m := &memConn{in: cat([]byte(chromeRequest), cframe(true, OpText, []byte("early")), cframe(true, OpBinary, []byte("bird"))), chunk: chunk}
-		c, err := AttachServer(m, Text, new(Storage), &Config{Subprotocols: []string{"superchat", "chat"}})
+		c, err := AttachServer(m, Text, namedStorage(128), &Config{Subprotocols: []string{"superchat", "chat"}})
 		require.NoError(t, err)
 		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(m.out.Bytes())), nil)
 		require.NoError(t, err)
@@ -66,7 +66,7 @@ func TestServerHandshakeRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		m := &memConn{in: []byte(tc.req)}
-		_, err := AttachServer(m, 0, new(Storage), tc.cfg)
+		_, err := AttachServer(m, 0, namedStorage(128), tc.cfg)
 		var he *HandshakeError
 		require.ErrorAs(t, err, &he, "status %d", tc.status)
 		require.Equal(t, tc.status, he.Status)
@@ -80,11 +80,21 @@ func TestServerHandshakeRefusals(t *testing.T) {
 		require.True(t, m.closed)
 	}
 	// A larger name buffer takes the long target.
-	st := new(Storage)
-	st.SetNameBuffer(make([]byte, 1024))
-	c, err := AttachServer(&memConn{in: []byte(strings.Replace(chromeRequest, "/chat?room=1", long, 1))}, 0, st, nil)
+	c, err := AttachServer(&memConn{in: []byte(strings.Replace(chromeRequest, "/chat?room=1", long, 1))}, 0, namedStorage(1024), nil)
 	require.NoError(t, err)
 	require.Equal(t, long, string(c.Resource()))
+	// Without a name buffer, names are not kept and not limited.
+	c, err = AttachServer(&memConn{in: []byte(strings.Replace(chromeRequest, "/chat?room=1", long, 1))}, 0, new(Storage), nil)
+	require.NoError(t, err)
+	require.Nil(t, c.Resource())
+	require.Nil(t, c.Host())
+}
+
+// namedStorage returns a Storage with a name buffer of n bytes.
+func namedStorage(n int) *Storage {
+	st := new(Storage)
+	st.SetBuffers(&Buffers{Names: make([]byte, n)})
+	return st
 }
 
 // A client that sends its request a byte at a time is cut off when the
@@ -112,10 +122,10 @@ func TestClientServerHandshake(t *testing.T) {
 	var srv *Conn
 	go func() {
 		var err error
-		srv, err = AttachServer(srvNC, 0, new(Storage), &Config{Subprotocols: []string{"v2", "v1"}})
+		srv, err = AttachServer(srvNC, 0, namedStorage(64), &Config{Subprotocols: []string{"v2", "v1"}})
 		errc <- err
 	}()
-	cli, err := AttachClient(cliNC, Text, "/path?q=1", "localhost:1234", new(Storage), &Config{Subprotocols: []string{"v1", "v2"}})
+	cli, err := AttachClient(cliNC, Text, "/path?q=1", "localhost:1234", namedStorage(64), &Config{Subprotocols: []string{"v1", "v2"}})
 	require.NoError(t, err)
 	require.NoError(t, <-errc)
 	require.Equal(t, "v2", cli.Subprotocol())

@@ -49,10 +49,13 @@ func (c *Conn) SendPrepared(m *PreparedMessage) error {
 	}
 	both := c.lockMessage()
 	err := c.sendState()
-	if err == nil && c.pending != nil {
-		err = c.flushPending()
-	}
+	queue := false
 	if err == nil {
+		queue, err = c.makeWay(len(frame), OpBinary)
+	}
+	if err == nil && queue {
+		err = c.queueBytes(frame)
+	} else if err == nil {
 		var n int
 		n, err = c.nc.Write(frame)
 		if err != nil {

@@ -1,6 +1,9 @@
 package wsmem
 
-import "io"
+import (
+	"io"
+	"math/bits"
+)
 
 // Uncompressed, added to a message's type in Send, sends that message
 // without compression on a connection that negotiated permessage-deflate.
@@ -44,10 +47,11 @@ func (c *Conn) writeCompressed(op OpCode, p []byte) error {
 	if err := c.sendState(); err != nil {
 		return err
 	}
-	if c.pending != nil {
-		if err := c.flushPending(); err != nil {
-			return err
-		}
+	// The budget is checked on the uncompressed size: once compressed, the
+	// message is in the window of history and must go out.
+	queue, err := c.makeWay(MaxHeaderSize+len(p), op)
+	if err != nil {
+		return err
 	}
 	zb := messagePool.Get()
 	if cap(zb.B) < MaxHeaderSize+len(p)+4 {
@@ -66,6 +70,11 @@ func (c *Conn) writeCompressed(op OpCode, p []byte) error {
 	hdr := AppendHeader(out[start:start], h)
 	if h.Masked {
 		Mask(payload, h.Mask, 0)
+	}
+	if queue {
+		err = c.queueBytes(out[start:])
+		messagePool.Put(zb)
+		return err
 	}
 	m, err := c.nc.Write(out[start:])
 	if err != nil {
@@ -94,7 +103,7 @@ func (c *Conn) gather() error {
 	if c.zbuf == nil {
 		c.zbuf = messagePool.Get()
 		c.zbuf.B = c.zbuf.B[:0]
-		c.trialAt = 1
+		c.trialExp = 0
 	}
 	limit := c.cfg.maxMessageSize()
 	for {
@@ -103,7 +112,7 @@ func (c *Conn) gather() error {
 			want := max(int64(cap(b)), 4096, min(c.p.left, limit))
 			b = append(b, make([]byte, int(want)+inflateSpare)...)[:len(b)]
 		}
-		if text && c.rr == c.rw && len(b) >= c.trialAt {
+		if text && c.rr == c.rw && len(b) >= 1<<c.trialExp {
 			// About to wait for more: check what has arrived.
 			if err := c.trialInflate(); err != nil {
 				return err
@@ -126,8 +135,7 @@ func (c *Conn) gather() error {
 		}
 	}
 	c.infl = getInflater(c.zbuf.B, c.recvWin)
-	c.inflN = 0
-	c.inflText = text
+	c.infl.produced, c.infl.text = 0, text
 	c.p.utf8.reset()
 	return nil
 }
@@ -147,18 +155,18 @@ func (c *Conn) discardArea() []byte {
 // at the message's end.
 func (c *Conn) inflate(p []byte) (int, error) {
 	n, err := c.infl.Read(p)
-	c.inflN += int64(n)
-	if c.inflN > c.cfg.maxMessageSize() {
+	c.infl.produced += int64(n)
+	if c.infl.produced > c.cfg.maxMessageSize() {
 		return n, c.fail(errInflatedTooBig)
 	}
-	if c.inflText && !c.p.utf8.feed(p[:n]) {
+	if c.infl.text && !c.p.utf8.feed(p[:n]) {
 		return n, c.fail(errInvalidUTF8)
 	}
 	switch err {
 	case nil:
 		return n, nil
 	case io.EOF:
-		if c.inflText && !c.p.utf8.done() {
+		if c.infl.text && !c.p.utf8.done() {
 			return n, c.fail(errInvalidUTF8)
 		}
 		c.endInflate()
@@ -283,7 +291,7 @@ func (c *Conn) nextCompressed() error {
 // their total cost stays within twice the message's.
 func (c *Conn) trialInflate() error {
 	src := c.zbuf.B
-	c.trialAt = max(2*len(src), 1)
+	c.trialExp = uint8(bits.Len(uint(2 * len(src))))
 	if len(src) == 0 {
 		return nil
 	}

@@ -51,6 +51,19 @@ type Config struct {
 	// IdleTimeout makes Serve close a connection whose peer sent nothing,
 	// not even a pong, for this long (default 0: no limit).
 	IdleTimeout time.Duration
+	// MaxQueued is each connection's outbound byte budget (default 4 MiB):
+	// the most bytes it keeps waiting for a slow peer. In push mode those
+	// are the output the event loop has not written yet (the out passed
+	// to AppendSend); in blocking mode, the bytes a write deadline left
+	// unsent. A send that would take a non-empty queue past the budget is
+	// refused with ErrRefused and nothing of it is kept; a message is
+	// always taken into an empty queue, so the queue never holds more than
+	// the budget or one message. Close frames are never refused.
+	MaxQueued int
+	// DropSlow closes a connection whose send was refused for its budget
+	// (a slow consumer) instead of leaving it open: the send returns
+	// ErrRefused, and later calls ErrClosed.
+	DropSlow bool
 }
 
 const (
@@ -61,6 +74,7 @@ const (
 	defaultHandshakeTimeout = 10 * time.Second
 	defaultCloseTimeout     = 5 * time.Second
 	defaultMaxHandshakeSize = 8192
+	defaultMaxQueued        = 4 << 20
 )
 
 // defaultConfig serves connections attached with a nil *Config.
@@ -120,4 +134,11 @@ func (c *Config) maxHandshakeSize() int {
 		return c.MaxHandshakeSize
 	}
 	return defaultMaxHandshakeSize
+}
+
+func (c *Config) maxQueued() int {
+	if c.MaxQueued > 0 {
+		return c.MaxQueued
+	}
+	return defaultMaxQueued
 }

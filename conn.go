@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/valyala/bytebufferpool"
 )
 
 // Conn is a WebSocket connection over a net.Conn. It lives inside its
@@ -28,60 +26,54 @@ type Conn struct {
 
 	// Receive side: used by one receiving goroutine at a time.
 	p         parser
-	rbuf      []byte // the read buffer: scratch, readSlab or rpool.B
+	rbuf      []byte // the read buffer: scratch, the caller's Buffers.Read or rpool.B
 	rr, rw    int    // rbuf[rr:rw] is read but not yet consumed
-	rpool     *bytebufferpool.ByteBuffer
-	readSlab  []byte
-	scratchIn bool                       // the last read filled the scratch: the stream is busy
-	viewHeld  bool                       // Next lent a view into rbuf or msg
-	msg       *bytebufferpool.ByteBuffer // a message Next assembled
-	partial   *bytebufferpool.ByteBuffer // what Recv had of a message when a read timed out
-	owner     uint8                      // the receive call that owns the open message
-	truncated bool                       // Recv is discarding the rest of a message too big for its buffer
-	readErr   error                      // sticky: the receive side failed
-	msgSeq    uint32                     // counts messages, to retire stale readers
-	handler   Handler                    // Serve's, while it runs
-	nread     uint64                     // bytes read so far: the heartbeat's sign of life
+	rpool     *pooledBuffer
+	msg       *pooledBuffer // a message Next assembled
+	partial   *pooledBuffer // what Recv had of a message when a read timed out
+	readErr   error         // sticky: the receive side failed
+	handler   Handler       // Serve's or Feed's, while it runs
+	nread     uint64        // bytes read so far: the heartbeat's sign of life
 	closeErr  CloseError
 	scratch   [scratchSize]byte
+	msgSeq    uint32 // counts messages, to retire stale readers
+	owner     uint8  // the receive call that owns the open message
+	scratchIn bool   // the last read filled the scratch: the stream is busy
+	viewHeld  bool   // Next lent a view into rbuf or msg
+	truncated bool   // Recv is discarding the rest of a message too big for its buffer
 
 	// permessage-deflate, when negotiated.
 	compress bool
 	sendBits uint8
+	trialExp uint8          // a compressed text message is checked when its gathered size reaches 1<<trialExp
 	sendWin  *deflateWindow // history of what we compressed; nil without takeover
 	recvWin  *deflateWindow // history of what we inflated; nil without takeover
 	zbuf     *pooledBuffer  // the compressed message being received
 	infl     *inflater      // its decompressor, borrowed while it is read
-	inflN    int64          // bytes it produced so far
-	inflText bool           // it is text: validate what it produces
-	trialAt  int            // gathered size at which to check the message again
 
 	// Push mode (see Feed).
-	push          pushConn // the stand-in socket: writes go to the caller's output
 	pushMode      bool
-	handshaking   bool  // a push server still waits for the upgrade request
-	closeReported bool  // Feed already called OnClose
-	hn            uint8 // header bytes kept in scratch across Feed calls
-	ctlN          uint8 // control payload bytes gathered in scratch
+	handshaking   bool     // a push server still waits for the upgrade request
+	closeReported bool     // Feed already called OnClose
+	hn            uint8    // header bytes kept in scratch across Feed calls
+	ctlN          uint8    // control payload bytes gathered in scratch
+	push          pushConn // the stand-in socket: writes go to the caller's output
 
-	// The opening handshake's results.
-	nameSlab    []byte // the caller's buffer for Resource and Host, if any
-	nameArea    [nameAreaSize]byte
+	// The caller's buffers (Storage.SetBuffers), and the opening
+	// handshake's results.
+	bufs        *Buffers
 	resourceLen uint16
 	hostLen     uint16
 	protocol    uint8 // 1 + index in Config.Subprotocols; 0: none
 
 	// Send side.
-	msgMu     sync.Mutex // held for a whole message
-	wmu       sync.Mutex // held for a whole frame
-	hdrOut    [MaxHeaderSize]byte
-	iov       [iovSize][]byte
-	iovBufs   net.Buffers
-	writeSlab []byte
-	pending   *bytebufferpool.ByteBuffer // frame bytes a timed-out write left unsent
-	writeErr  error                      // sticky: the send side failed
-	wOp       OpCode                     // the streamed message's next opcode (see NextWriter)
-	wOpen     bool                       // a streamed message is open
+	wOp      OpCode     // the streamed message's next opcode (see NextWriter)
+	wOpen    bool       // a streamed message is open
+	msgMu    sync.Mutex // held for a whole message
+	wmu      sync.Mutex // held for a whole frame
+	hdrOut   [MaxHeaderSize]byte
+	pending  *pooledBuffer // frame bytes a timed-out write left unsent
+	writeErr error         // sticky: the send side failed
 }
 
 // How frames are handed to the net.Conn.
@@ -177,7 +169,7 @@ func attach(nc net.Conn, flags Flags, st *Storage, cfg *Config, server bool) *Co
 	c.server = server
 	c.p.server = server
 	c.wmode = writeMode(nc)
-	c.rbuf = c.readSlab
+	c.rbuf = c.readSlab()
 	if c.rbuf == nil {
 		c.rbuf = c.scratch[:]
 	}
@@ -201,11 +193,7 @@ func (c *Conn) resetState() {
 	c.pushMode, c.handshaking, c.closeReported = false, false, false
 	c.hn, c.ctlN = 0, 0
 	c.push.out = nil
-	if c.infl != nil {
-		putInflater(c.infl)
-		c.infl = nil
-	}
-	releaseBuffer(&messagePool, &c.zbuf)
+	c.endInflate()
 	c.msgSeq++
 	releaseBuffer(&readPool, &c.rpool)
 	releaseBuffer(&messagePool, &c.msg)
@@ -234,7 +222,8 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(
 // nothing was sent. One that expires inside a frame returns an error
 // matching both os.ErrDeadlineExceeded and ErrQueued: the message was
 // accepted and its unsent bytes go out first on the next send call or
-// Flush. The connection stays usable either way.
+// Flush; later sends queue behind them within Config.MaxQueued and are
+// refused with ErrRefused beyond. The connection stays usable either way.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
 
 // isTimeout reports whether err is a deadline that expired.

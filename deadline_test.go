@@ -2,7 +2,7 @@ package wsmem
 
 import (
 	"bytes"
-	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -104,58 +104,94 @@ func TestReadDeadlineResumesAtTheExactByte(t *testing.T) {
 
 // A send whose deadline expires inside its frame keeps the rest of the
 // frame; the next write sends it first, so the peer gets every message
-// intact and in order. A send that times out before its first byte sends
-// nothing.
+// intact and in order. A send behind it joins the queue while the budget
+// (Config.MaxQueued) allows, and is refused, sending nothing, when it does
+// not.
 func TestWriteDeadlineResumesAtTheExactByte(t *testing.T) {
 	for _, side := range []string{"server", "client"} {
-		t.Run(side, func(t *testing.T) {
-			srvNC, cliNC := tcpPair(t)
-			var snd, rcv *Conn
-			if side == "server" {
-				snd, rcv = serverOn(t, srvNC, 0, nil), clientOn(t, cliNC, 0, nil)
-			} else {
-				snd, rcv = clientOn(t, cliNC, 0, nil), serverOn(t, srvNC, 0, nil)
-			}
-			big := make([]byte, 8<<20)
-			for i := range big {
-				big[i] = byte(i * 7)
-			}
-			orig := bytes.Clone(big)
-			// Nobody reads yet: the kernel buffers fill and the deadline hits
-			// inside the frame.
-			require.NoError(t, snd.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
-			err := snd.Send(Binary, big)
-			require.ErrorIs(t, err, ErrQueued)
-			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
-			require.True(t, isDeadline(err))
-			// Still blocked by the queued rest: this one is not sent at all.
-			err = snd.Send(Text, []byte("never sent"))
-			require.True(t, isDeadline(err))
-			require.False(t, errors.Is(err, ErrQueued))
-
-			done := make(chan error, 1)
-			var got [][]byte
-			go func() {
-				buf := make([]byte, 9<<20)
-				for range 2 {
-					n, _, err := rcv.Recv(buf)
-					if err != nil {
-						done <- err
-						return
-					}
-					got = append(got, bytes.Clone(buf[:n]))
+		for _, budget := range []int{0, 32 << 20} {
+			t.Run(fmt.Sprintf("%s/budget=%d", side, budget), func(t *testing.T) {
+				cfg := &Config{MaxQueued: budget}
+				srvNC, cliNC := tcpPair(t)
+				var snd, rcv *Conn
+				if side == "server" {
+					snd, rcv = serverOn(t, srvNC, 0, cfg), clientOn(t, cliNC, 0, nil)
+				} else {
+					snd, rcv = clientOn(t, cliNC, 0, cfg), serverOn(t, srvNC, 0, nil)
 				}
-				done <- nil
-			}()
-			require.NoError(t, snd.SetWriteDeadline(time.Time{}))
-			require.NoError(t, snd.Flush())
-			require.NoError(t, snd.Send(Text, []byte("after")))
-			require.NoError(t, <-done)
-			require.Equal(t, orig, got[0])
-			require.Equal(t, "after", string(got[1]))
-			require.Equal(t, orig, big, "the caller's bytes were modified")
-		})
+				big := make([]byte, 8<<20)
+				for i := range big {
+					big[i] = byte(i * 7)
+				}
+				orig := bytes.Clone(big)
+				// Nobody reads yet: the kernel buffers fill and the deadline
+				// hits inside the frame.
+				require.NoError(t, snd.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
+				err := snd.Send(Binary, big)
+				require.ErrorIs(t, err, ErrQueued)
+				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+				require.True(t, isDeadline(err))
+				queued := snd.Queued()
+				require.Greater(t, queued, 0)
+				want := []string{string(orig)}
+				err = snd.Send(Text, []byte("behind"))
+				if budget == 0 {
+					// The default budget, 4 MiB, is already exceeded.
+					require.ErrorIs(t, err, ErrRefused)
+					require.Equal(t, queued, snd.Queued())
+				} else {
+					require.ErrorIs(t, err, ErrQueued)
+					require.Equal(t, queued+2+6+maskLen(side), snd.Queued())
+					require.ErrorIs(t, snd.Ping([]byte("p")), ErrQueued)
+					want = append(want, "behind")
+				}
+				want = append(want, "after")
+
+				done := make(chan error, 1)
+				var got []string
+				go func() {
+					buf := make([]byte, 9<<20)
+					for range want {
+						n, _, err := rcv.Recv(buf)
+						if err != nil {
+							done <- err
+							return
+						}
+						got = append(got, string(buf[:n]))
+					}
+					done <- nil
+				}()
+				require.NoError(t, snd.SetWriteDeadline(time.Time{}))
+				require.NoError(t, snd.Flush())
+				require.Equal(t, 0, snd.Queued())
+				require.NoError(t, snd.Send(Text, []byte("after")))
+				require.NoError(t, <-done)
+				require.Equal(t, want, got)
+				require.Equal(t, orig, big, "the caller's bytes were modified")
+			})
+		}
 	}
+}
+
+// maskLen is the masking key's size in the frames side sends.
+func maskLen(side string) int {
+	if side == "client" {
+		return 4
+	}
+	return 0
+}
+
+// With DropSlow, a send refused for the budget closes the connection.
+func TestDropSlow(t *testing.T) {
+	srvNC, _ := tcpPair(t)
+	c := serverOn(t, srvNC, 0, &Config{MaxQueued: 1 << 20, DropSlow: true})
+	require.NoError(t, c.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
+	big := make([]byte, 8<<20)
+	require.ErrorIs(t, c.Send(Binary, big), ErrQueued)
+	require.ErrorIs(t, c.Send(Binary, []byte("x")), ErrRefused)
+	require.ErrorIs(t, c.Send(Binary, []byte("x")), ErrClosed)
+	_, _, err := c.Recv(make([]byte, 10))
+	require.ErrorIs(t, err, ErrClosed)
 }
 
 // Deadlines come back as the net.Conn's timeout error, which net.Error

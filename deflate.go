@@ -421,6 +421,11 @@ type inflater struct {
 	err   error // sticky: io.EOF at the end of the message, or errDeflateCorrupt
 	probe [1]byte
 
+	// What the connection reading the message tracks: the bytes produced
+	// so far, and whether it is text (to validate).
+	produced int64
+	text     bool
+
 	// ring collects the last win.size bytes of this message's plaintext so
 	// that win can be updated once at the end, whatever the caller's chunk
 	// sizes. It belongs to the pooled inflater, not to the connection.

@@ -4,15 +4,15 @@
 //
 // # Memory
 //
-// Each connection lives in a [Storage]: the [Conn] itself, header scratch,
-// a 136-byte read area, the peer's close reason and the handshake's
-// resource and host. Its zero value is ready, so make([]Storage, n) serves
-// n connections. A Storage holds no pointer to memory the library allocated
+// Each connection lives in a [Storage] of at most 512 bytes: the [Conn]
+// itself, header scratch, a 136-byte read area and the peer's close
+// reason. Its zero value is ready, so make([]Storage, n) serves n
+// connections. A Storage holds no pointer to memory the library allocated
 // for that connection.
 //
-// Larger buffers are the caller's when it hands them in
-// ([Storage.SetBuffers]), else they are borrowed from a pool only while
-// bytes are in flight:
+// Larger buffers, and room for the handshake's resource and host, are the
+// caller's when it hands them in ([Storage.SetBuffers] with [Buffers]),
+// else buffers are borrowed from a pool only while bytes are in flight:
 //
 //   - A connection waiting for its next message holds no pooled buffer.
 //     [Conn.Recv], [Conn.RecvL] and [MessageReader.Read] read straight into
@@ -38,6 +38,17 @@
 // messages into the same buffer. No goroutine per connection, no blocking.
 // The same parser checks frames for both modes, and a fuzz target holds
 // Feed to the blocking API's results on any stream split at any points.
+//
+// # Backpressure
+//
+// Each connection has an outbound byte budget, [Config.MaxQueued]: the
+// bytes it may keep for a slow peer (in push mode the output the loop has
+// not written yet, in blocking mode what a write deadline left unsent). A
+// send answers nil (sent), an error matching [ErrQueued] (accepted; part
+// of it waits in the queue) or [ErrRefused] (nothing of it was kept), and
+// never allocates to say so. [Config.DropSlow] closes a connection whose
+// send was refused. Pongs are dropped past the budget; close frames always
+// go out.
 //
 // # Lifetimes
 //

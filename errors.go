@@ -30,10 +30,17 @@ var (
 	// connection stays usable.
 	ErrShortBuffer = errors.New("wsmem: message larger than the buffer; the rest was discarded")
 	// ErrQueued is matched, together with os.ErrDeadlineExceeded, by the
-	// error of a send whose write deadline expired inside a frame: the
-	// message was accepted and its unsent bytes go out first on the next
-	// send call or Flush. Do not send it again.
+	// error of a send whose write deadline expired inside a frame, or that
+	// found bytes still waiting for a slow peer and queued behind them
+	// within the budget (Config.MaxQueued): the message was accepted and its
+	// unsent bytes go out first on the next send call or Flush. Do not send
+	// it again.
 	ErrQueued = errors.New("wsmem: write deadline expired; the rest of the frame is queued")
+	// ErrRefused is returned by a send that the connection's outbound
+	// budget (Config.MaxQueued) refused: the peer is slow and enough is
+	// already waiting for it. Nothing of the message was sent or kept; the
+	// connection stays usable unless Config.DropSlow closed it.
+	ErrRefused = errors.New("wsmem: send refused: the peer is slow and the outbound queue is full")
 	// ErrNotSupported is returned for a call the connection cannot serve,
 	// such as SendL with a type other than Text or Binary (libdill's ENOTSUP).
 	ErrNotSupported = errors.New("wsmem: not supported")

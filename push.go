@@ -282,7 +282,7 @@ func (c *Conn) deliver(h Handler) error {
 			c.zbuf.B = c.zbuf.B[:0]
 		}
 		c.infl = getInflater(c.zbuf.B, c.recvWin)
-		c.inflN, c.inflText = 0, typ == Text
+		c.infl.produced, c.infl.text = 0, typ == Text
 		c.p.utf8.reset()
 		if c.msg == nil {
 			c.msg = messagePool.Get()

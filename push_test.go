@@ -78,7 +78,7 @@ func TestFeedViolation(t *testing.T) {
 // The opening handshake, fed in pieces, with frames behind it.
 func TestFeedHandshake(t *testing.T) {
 	for _, chops := range [][]int{nil, {1}, {10, 300}} {
-		c := NewPushServer(0, new(Storage), &Config{Subprotocols: []string{"chat"}})
+		c := NewPushServer(0, namedStorage(64), &Config{Subprotocols: []string{"chat"}})
 		r, out, err := feedAll(t, c, cat([]byte(chromeRequest), cframe(true, OpText, []byte("early"))), chops)
 		require.NoError(t, err)
 		br := bufio.NewReader(bytes.NewReader(out))
@@ -163,4 +163,58 @@ func TestAllocsFeed(t *testing.T) {
 	requireNoAllocs(t, "AppendSend", func() {
 		out, _ = c.AppendSend(out[:0], Binary, in)
 	})
+}
+
+// The outbound budget in push mode counts the output the loop has not
+// written: a send that would take it past Config.MaxQueued is refused and
+// leaves the output as it was; an empty output takes any message; pongs
+// are dropped past the budget, close frames never are.
+func TestPushBudget(t *testing.T) {
+	cfg := &Config{MaxQueued: 1000}
+	c := NewPushServer(NoHTTP, new(Storage), cfg)
+	big := bytes.Repeat([]byte("b"), 5000)
+	out, err := c.AppendSend(nil, Binary, big)
+	require.NoError(t, err, "an empty output takes any message")
+	require.Len(t, out, 5004)
+	out, err = c.AppendSend(out, Binary, []byte("x"))
+	require.ErrorIs(t, err, ErrRefused)
+	require.Len(t, out, 5004)
+	out = out[:900] // the loop wrote some out
+	out, err = c.AppendSend(out, Text, []byte("fits"))
+	require.NoError(t, err)
+	require.Len(t, out, 906)
+	out, err = c.AppendSend(out, Text, bytes.Repeat([]byte("y"), 100))
+	require.ErrorIs(t, err, ErrRefused)
+	// A ping fed now gets no pong (906 + 14 + 90 > 1000); the peer's close
+	// is still echoed.
+	r := newRecorder()
+	ping := bytes.Repeat([]byte("p"), 90)
+	out, err = c.Feed(cframe(true, OpPing, ping), r, out)
+	require.NoError(t, err)
+	require.Len(t, out, 906)
+	require.Equal(t, []string{string(ping)}, r.pings)
+	out, err = c.Feed(cframe(true, OpClose, []byte{3, 232}), r, out)
+	require.ErrorAs(t, err, new(*CloseError))
+	require.Equal(t, sframe(true, OpClose, []byte{3, 232}), out[906:])
+
+	// With DropSlow the refusal ends the connection.
+	c = NewPushServer(NoHTTP, new(Storage), &Config{MaxQueued: 10, DropSlow: true})
+	out, err = c.AppendSend(nil, Binary, big)
+	require.NoError(t, err)
+	_, err = c.AppendSend(out, Binary, big)
+	require.ErrorIs(t, err, ErrRefused)
+	r = newRecorder()
+	_, err = c.Feed(cframe(true, OpText, []byte("late")), r, nil)
+	require.ErrorIs(t, err, ErrClosed)
+	require.Equal(t, 1, r.closed)
+	require.Empty(t, r.msgs)
+
+	if !raceEnabled {
+		c = NewPushServer(NoHTTP, new(Storage), cfg)
+		full := make([]byte, 990, 2000)
+		requireNoAllocs(t, "refused AppendSend", func() {
+			_, err = c.AppendSend(full, Binary, big[:100])
+		})
+		require.ErrorIs(t, err, ErrRefused)
+	}
 }

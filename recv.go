@@ -107,14 +107,14 @@ func (c *Conn) dropReadBuffers() {
 
 // maxReadBuffer is the largest read buffer the connection uses.
 func (c *Conn) maxReadBuffer() int {
-	if c.readSlab != nil {
-		return len(c.readSlab)
+	if slab := c.readSlab(); slab != nil {
+		return len(slab)
 	}
 	return c.cfg.readBufferSize()
 }
 
 // usingScratch reports whether the read buffer is the Storage's scratch.
-func (c *Conn) usingScratch() bool { return c.rpool == nil && c.readSlab == nil }
+func (c *Conn) usingScratch() bool { return c.rpool == nil && c.readSlab() == nil }
 
 // fill reads until at least need bytes are buffered; need is at most
 // maxReadBuffer. It reads as much as the buffer takes.
@@ -149,8 +149,8 @@ func (c *Conn) makeRoom(need int) {
 	dst := c.rbuf
 	var old = c.rpool
 	if need > len(dst) || (c.scratchIn && c.usingScratch()) {
-		if c.readSlab != nil && need <= len(c.readSlab) {
-			dst = c.readSlab
+		if slab := c.readSlab(); slab != nil && need <= len(slab) {
+			dst = slab
 		} else {
 			c.rpool = getBuffer(&readPool, max(need, c.cfg.readBufferSize()))
 			dst = c.rpool.B
@@ -198,7 +198,7 @@ func (c *Conn) release() {
 // place (unmasked) in the same pass; nextFrame returns how many.
 func (c *Conn) nextFrame(land []byte) (int, error) {
 	for {
-		if c.rr == c.rw && len(land) >= landMin && c.readSlab == nil {
+		if c.rr == c.rw && len(land) >= landMin && c.readSlab() == nil {
 			c.release()
 			m, err := c.nc.Read(land[:min(len(land), c.cfg.readBufferSize())])
 			c.nread += uint64(m)

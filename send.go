@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"net"
+	"sync"
 )
 
 // vectoredMin is the payload size from which a server writes header and
@@ -140,13 +142,15 @@ func (c *Conn) writeData(op OpCode, fin bool, p []byte, more [][]byte) error {
 	if err := c.sendState(); err != nil {
 		return err
 	}
-	if c.pending != nil {
-		if err := c.flushPending(); err != nil {
-			return err
-		}
-	}
 	n := payloadLen(p, more)
+	queue, err := c.makeWay(MaxHeaderSize+n, op)
+	if err != nil {
+		return err
+	}
 	h := c.frameHeader(op, fin, n)
+	if queue {
+		return c.queueFrame(&h, p, more)
+	}
 	if !h.Masked {
 		switch {
 		case c.wmode == writeDirect && more == nil:
@@ -162,12 +166,14 @@ func (c *Conn) writeData(op OpCode, fin bool, p []byte, more [][]byte) error {
 // write buffer and sent with one write. p never escapes, so a payload on
 // the caller's stack stays there. Called with wmu, after sendState.
 func (c *Conn) writeControl(op OpCode, p []byte) error {
-	if c.pending != nil {
-		if err := c.flushPending(); err != nil {
-			return err
-		}
+	queue, err := c.makeWay(MaxHeaderSize+len(p), op)
+	if err != nil {
+		return err
 	}
 	h := c.frameHeader(op, true, len(p))
+	if queue {
+		return c.queueFrame(&h, p, nil)
+	}
 	buf, pb := c.writeBuffer()
 	hdr := AppendHeader(buf[:0], h)
 	n := len(hdr)
@@ -203,12 +209,24 @@ func (c *Conn) writeDirect(h *Header, p []byte) error {
 	return nil
 }
 
+// iovec is the list of slices one vectored write hands the kernel. It is
+// borrowed per frame (the net.Buffers escapes into the write), so that the
+// Storage does not carry it.
+type iovec struct {
+	slices [iovSize][]byte
+	bufs   net.Buffers
+}
+
+var iovecPool = sync.Pool{New: func() any { return new(iovec) }}
+
 // writeVectored writes the header and the payload slices with writev (or,
 // on connections without it, one write each), in batches of iovSize
 // slices, without copying the payload.
 func (c *Conn) writeVectored(h *Header, p []byte, more [][]byte) error {
 	hdr := AppendHeader(c.hdrOut[:0], *h)
-	c.iov[0] = hdr
+	v := iovecPool.Get().(*iovec)
+	defer iovecPool.Put(v)
+	v.slices[0] = hdr
 	k := 1
 	written := 0
 	next := -1 // index in more of the next slice; -1 is p
@@ -222,14 +240,15 @@ func (c *Conn) writeVectored(h *Header, p []byte, more [][]byte) error {
 			}
 			next++
 			if len(b) > 0 {
-				c.iov[k] = b
+				v.slices[k] = b
 				k++
 			}
 		}
-		c.iovBufs = c.iov[:k]
-		m, err := c.iovBufs.WriteTo(c.nc)
+		v.bufs = v.slices[:k]
+		m, err := v.bufs.WriteTo(c.nc)
 		written += int(m)
-		clear(c.iov[:])
+		clear(v.slices[:])
+		v.bufs = nil
 		if err != nil {
 			return c.writeFailed(err, written, h, hdr, p, more)
 		}
@@ -243,8 +262,8 @@ func (c *Conn) writeVectored(h *Header, p []byte, more [][]byte) error {
 // writeBuffer returns the buffer frames are assembled in: the caller's
 // write slab, or one borrowed from the pool for this frame.
 func (c *Conn) writeBuffer() ([]byte, *pooledBuffer) {
-	if c.writeSlab != nil {
-		return c.writeSlab, nil
+	if slab := c.writeSlab(); slab != nil {
+		return slab, nil
 	}
 	b := getBuffer(&writePool, c.cfg.writeBufferSize())
 	return b.B, b
@@ -270,7 +289,7 @@ func putWriteBuffer(b *pooledBuffer) {
 // from a pool of its own (every buffer in it has that size, so the pool
 // keeps them), so that the frame goes out in few writes.
 func (c *Conn) maskBuffer(size int) ([]byte, *pooledBuffer) {
-	if c.server || c.writeSlab != nil || size <= c.cfg.writeBufferSize() {
+	if c.server || c.writeSlab() != nil || size <= c.cfg.writeBufferSize() {
 		return c.writeBuffer()
 	}
 	b := getBuffer(&maskPool, maxMaskBuffer)

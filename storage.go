@@ -14,10 +14,12 @@ const minWriteBuffer = MaxHeaderSize + MaxControlPayload
 
 // Storage is all the memory one connection needs between calls, as
 // libdill's struct ws_storage: the Conn itself, header scratch, a small read
-// area, the peer's close reason. Its zero value is ready; make([]Storage, n)
-// serves n connections. It holds no pointer to memory the library allocated
-// for that connection: larger buffers are the caller's (see SetBuffers) or
-// are borrowed from a pool only while bytes are in flight.
+// area, the peer's close reason. It is at most 512 bytes (a test asserts
+// it), so a million idle connections need under 512 MB. Its zero value is
+// ready; make([]Storage, n) serves n connections. It holds no pointer to
+// memory the library allocated for that connection: larger buffers are the
+// caller's (see SetBuffers) or are borrowed from a pool only while bytes
+// are in flight.
 //
 // A Storage must not be copied once used (go vet reports copies), and may
 // be reused for a new connection only after the previous one was closed.
@@ -25,23 +27,51 @@ type Storage struct {
 	conn Conn
 }
 
-// SetBuffers hands the connection the caller's own read and write buffers
-// (for example slices of one slab), to be used instead of pooled ones. Call
-// it before attaching. A nil slice keeps the pooled behaviour for that
-// side; a read buffer shorter than 136 bytes is ignored, and so is a write
-// buffer shorter than 139 bytes (a whole control frame). The buffers must
-// stay untouched while the connection lives.
-func (s *Storage) SetBuffers(read, write []byte) {
-	if len(read) >= scratchSize {
-		s.conn.readSlab = read
-	} else {
-		s.conn.readSlab = nil
+// Buffers is memory the caller lends a connection for as long as it lives
+// (for example slices of one slab), so that it borrows nothing from the
+// library's pools. Every field is optional.
+type Buffers struct {
+	// Read is the read buffer, used instead of pooled ones. Shorter than
+	// 136 bytes, it is ignored.
+	Read []byte
+	// Write is the buffer frames are assembled in. Shorter than 139 bytes
+	// (a whole control frame), it is ignored.
+	Write []byte
+	// Names keeps the resource and host of the opening handshake (libdill's
+	// resource and host buffers): Conn.Resource and Conn.Host return them.
+	// Without it they are not kept. A request whose target and host
+	// together do not fit is refused with 414.
+	Names []byte
+}
+
+// SetBuffers lends the connection the caller's memory b (nil: none).
+// Call it before attaching. The Storage keeps the pointer: b and the
+// slices in it must stay untouched while the connection lives. It costs
+// nothing.
+func (s *Storage) SetBuffers(b *Buffers) { s.conn.bufs = b }
+
+// readSlab returns the caller's read buffer, if it gave a usable one.
+func (c *Conn) readSlab() []byte {
+	if c.bufs == nil || len(c.bufs.Read) < scratchSize {
+		return nil
 	}
-	if len(write) >= minWriteBuffer {
-		s.conn.writeSlab = write
-	} else {
-		s.conn.writeSlab = nil
+	return c.bufs.Read
+}
+
+// writeSlab returns the caller's write buffer, if it gave a usable one.
+func (c *Conn) writeSlab() []byte {
+	if c.bufs == nil || len(c.bufs.Write) < minWriteBuffer {
+		return nil
 	}
+	return c.bufs.Write
+}
+
+// nameSlab returns the caller's buffer for the handshake's names, if any.
+func (c *Conn) nameSlab() []byte {
+	if c.bufs == nil {
+		return nil
+	}
+	return c.bufs.Names
 }
 
 // noCopy makes go vet's copylocks check report copies of the struct that

@@ -49,7 +49,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	}
 	c := attach(nc, flags|NoHTTP, st, cfg, true)
 	c.flags = flags
-	c.setNames([]byte(r.RequestURI), []byte(r.Host))
+	setNames(c, r.RequestURI, r.Host)
 	protocol := selectProtocol(&req, cfg.Subprotocols)
 	c.setProtocol(protocol)
 	var ext []byte
@@ -104,7 +104,7 @@ func checkUpgrade(r *http.Request, cfg *Config, req *requestHead, st *Storage) i
 	if !cfg.originAllowed(origin, []byte(r.Host)) {
 		return 403
 	}
-	if len(r.RequestURI)+len(r.Host) > len(st.conn.nameBuffer()) {
+	if len(r.RequestURI)+len(r.Host) > st.conn.nameLimit() {
 		return 414
 	}
 	lines := r.Header["Sec-Websocket-Protocol"]

@@ -53,7 +53,7 @@ func TestUpgradeAndDial(t *testing.T) {
 			url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws?x=1"
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, err := Dial(ctx, url, nil, dialCfg)
+		c, err := Dial(ctx, url, namedStorage(64), dialCfg)
 		require.NoError(t, err, url)
 		require.Equal(t, "echo", c.Subprotocol())
 		require.Equal(t, "/ws?x=1", string(c.Resource()))
