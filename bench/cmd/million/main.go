@@ -108,12 +108,12 @@ func attach(slab []wsmem.Storage, conns []*wsmem.Conn, http bool, workers int) e
 	return parallel(len(slab), workers, func(lo, hi int) error {
 		// Resource and Host go to one name buffer per worker: nothing
 		// reads them here, so no connection needs its own.
-		names := make([]byte, 256)
+		names := &wsmem.Buffers{Names: make([]byte, 256)}
 		in := make([]byte, len(req))
 		var out []byte
 		var err error
 		for i := lo; i < hi; i++ {
-			slab[i].SetNameBuffer(names)
+			slab[i].SetBuffers(names)
 			c := wsmem.NewPushServer(flags, &slab[i], nil)
 			conns[i] = c
 			if !http {

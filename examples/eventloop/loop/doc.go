@@ -26,8 +26,8 @@
 // every text message to every chat connection of every loop, framed once
 // (see broadcast). Any other target is closed with 1008 after the upgrade.
 //
-// wsmem keeps a handshake's Resource and Host in the buffer given to
-// Storage.SetNameBuffer. Every connection of a loop is given the loop's
+// wsmem keeps a handshake's Resource and Host in Buffers.Names, given with
+// Storage.SetBuffers. Every connection of a loop is given the loop's
 // one name buffer: the target is read in the Feed call that completes the
 // handshake (before any other connection of the loop can complete its own
 // and overwrite the buffer), turned into one byte of state, and never read

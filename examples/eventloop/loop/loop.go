@@ -31,8 +31,8 @@ type loop struct {
 	slab   slab
 	rbuf   []byte
 	wbuf   []byte
-	names  []byte
-	cur    *conn // the connection being fed, for the Handler methods
+	names  wsmem.Buffers // Names only: the loop's one name buffer
+	cur    *conn         // the connection being fed, for the Handler methods
 	frames frames
 	events [128]unix.EpollEvent
 
@@ -60,7 +60,7 @@ func newLoop(s *Server) (*loop, error) {
 		return nil, err
 	}
 	l.rbuf = make([]byte, readBufferSize)
-	l.names = make([]byte, nameBufferSize)
+	l.names = wsmem.Buffers{Names: make([]byte, nameBufferSize)}
 	l.frames.init()
 	return l, nil
 }
@@ -107,7 +107,7 @@ func (l *loop) accept() {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		i, e := l.slab.get()
 		e.fd, e.state = int32(fd), stateHandshake
-		e.st.SetNameBuffer(l.names)
+		e.st.SetBuffers(&l.names)
 		e.c = wsmem.NewPushServer(0, &e.st, l.srv.cfg.WS)
 		if err := l.ctl(unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN, i); err != nil {
 			unix.Close(fd)
