@@ -31,7 +31,7 @@ func (e *HandshakeError) Is(target error) bool { return target == ErrHandshake }
 var refusals = map[int]*HandshakeError{}
 
 func init() {
-	for _, s := range []int{400, 403, 405, 414, 426, 431, 505} {
+	for _, s := range []int{400, 403, 404, 405, 414, 426, 431, 505} {
 		refusals[s] = &HandshakeError{Status: s}
 	}
 }
@@ -174,6 +174,9 @@ func (c *Conn) respondUpgrade(head []byte) error {
 	}
 	if status == 0 && !c.cfg.originAllowed(req.origin, req.host) {
 		status = 403
+	}
+	if status == 0 && c.cfg.CheckTarget != nil && !c.cfg.CheckTarget(req.target, req.host) {
+		status = 404
 	}
 	if status != 0 {
 		return c.refuse(status)

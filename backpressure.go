@@ -15,6 +15,9 @@ func (c *Conn) makeWay(n int, op OpCode) (queue bool, err error) {
 	var queued int
 	switch {
 	case c.pushMode:
+		if c.push.out == nil {
+			return false, ErrPushMode // no output open: not inside Feed or an Append call
+		}
 		queued = len(c.push.out)
 	case c.pending == nil:
 		return false, nil

@@ -144,9 +144,17 @@ func (c *Conn) Done(code StatusCode, reason []byte) error {
 
 // Close closes the connection at once, sending a close frame (1000) first
 // when the line is free. It is idempotent, and safe while other goroutines
-// are blocked in sends or receives: they return ErrClosed.
+// are blocked in sends or receives: they return ErrClosed. On a push
+// connection it sends nothing and gives back the buffers a message split
+// across reads was holding (see Feed).
 func (c *Conn) Close() error {
 	if c.has(stateClosed) {
+		return nil
+	}
+	if c.pushMode {
+		// The event loop serializes calls: nothing else uses the buffers.
+		c.set(stateClosed)
+		c.dropReadBuffers()
 		return nil
 	}
 	if c.wmu.TryLock() {

@@ -40,6 +40,11 @@ type Config struct {
 	// request without Origin, or whose Origin's host is the Host, is
 	// accepted. The slices are valid during the call only.
 	CheckOrigin func(origin, host []byte) bool
+	// CheckTarget, if set, decides whether a server accepts a request for
+	// target (the path and query) on host; a refusal answers 404. It lets
+	// AttachServer and push servers route before upgrading. The slices are
+	// valid during the call only.
+	CheckTarget func(target, host []byte) bool
 	// Compression configures permessage-deflate (RFC 7692); it is off
 	// unless Compression.Enabled.
 	Compression CompressionConfig

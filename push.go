@@ -18,7 +18,11 @@ import (
 // a message split across reads its payload so far in a pooled buffer.
 //
 // Calls on one push connection must not run concurrently; the event loop
-// serializes them.
+// serializes them. Inside a Handler called by Feed, Send, SendMsg,
+// SendPrepared, Ping and Done append to Feed's output (an echo is
+// c.Send(typ, data)); outside Feed they return ErrPushMode: use the Append
+// calls. Close frees the connection's buffers at once and appends nothing:
+// to close politely, AppendDone first.
 
 // ErrPushMode is returned by blocking calls on a push connection, and by
 // push calls on a blocking one.
@@ -88,6 +92,9 @@ func (c *Conn) Feed(in []byte, h Handler, out []byte) ([]byte, error) {
 	if !c.pushMode {
 		return out, ErrPushMode
 	}
+	if out == nil {
+		out = []byte{} // non-nil: an output is open (no allocation)
+	}
 	c.push.out = out
 	c.handler = h
 	err := c.feed(in, h)
@@ -124,14 +131,26 @@ func (c *Conn) AppendDone(out []byte, code StatusCode, reason []byte) ([]byte, e
 	return c.appendOut(out, func() error { return c.Done(code, reason) })
 }
 
-// appendOut runs a send with out as the socket.
+// AppendPrepared appends the prepared message m (see SendPrepared) to out:
+// a broadcast encodes once and appends the same frame to every
+// connection's output.
+func (c *Conn) AppendPrepared(out []byte, m *PreparedMessage) ([]byte, error) {
+	return c.appendOut(out, func() error { return c.SendPrepared(m) })
+}
+
+// appendOut runs a send with out as the socket. Called from a Handler
+// during Feed, it leaves Feed's own output as it was.
 func (c *Conn) appendOut(out []byte, send func() error) ([]byte, error) {
 	if !c.pushMode {
 		return out, ErrPushMode
 	}
+	if out == nil {
+		out = []byte{}
+	}
+	saved := c.push.out
 	c.push.out = out
 	err := send()
-	out, c.push.out = c.push.out, nil
+	out, c.push.out = c.push.out, saved
 	return out, err
 }
 

@@ -218,3 +218,93 @@ func TestPushBudget(t *testing.T) {
 		require.ErrorIs(t, err, ErrRefused)
 	}
 }
+
+// pushEcho answers every message from inside Feed: with Send (which
+// appends to Feed's output) or with AppendSend into a buffer of its own.
+type pushEcho struct {
+	NopHandler
+	own []byte // where AppendSend goes, if useOwn
+	use bool
+}
+
+func (e *pushEcho) OnMessage(c *Conn, typ Flags, data []byte) {
+	if e.use {
+		e.own, _ = c.AppendSend(e.own, typ, data)
+		return
+	}
+	_ = c.Send(typ, data)
+}
+
+// Sends from a Handler during Feed: Send appends to Feed's output, after
+// the pong Feed wrote before it; AppendSend into another buffer leaves
+// Feed's output whole. Outside Feed, Send is refused and harms nothing.
+func TestPushSendFromHandler(t *testing.T) {
+	stream := cat(cframe(true, OpPing, []byte("p")), cframe(true, OpText, []byte("echo me")))
+	c := NewPushServer(NoHTTP, new(Storage), nil)
+	out, err := c.Feed(bytes.Clone(stream), &pushEcho{}, nil)
+	require.NoError(t, err)
+	require.Equal(t, cat(sframe(true, OpPong, []byte("p")), sframe(true, OpText, []byte("echo me"))), out)
+
+	c = NewPushServer(NoHTTP, new(Storage), nil)
+	h := &pushEcho{use: true}
+	out, err = c.Feed(bytes.Clone(stream), h, nil)
+	require.NoError(t, err)
+	require.Equal(t, sframe(true, OpPong, []byte("p")), out)
+	require.Equal(t, sframe(true, OpText, []byte("echo me")), h.own)
+
+	require.ErrorIs(t, c.Send(Text, []byte("outside")), ErrPushMode)
+	require.ErrorIs(t, c.Ping(nil), ErrPushMode)
+	out, err = c.AppendSend(nil, Text, []byte("still fine"))
+	require.NoError(t, err)
+	require.Equal(t, sframe(true, OpText, []byte("still fine")), out)
+
+	m := NewPreparedMessage(Text, []byte("to all"), nil)
+	out, err = c.AppendPrepared(out[:0], m)
+	require.NoError(t, err)
+	require.Equal(t, sframe(true, OpText, []byte("to all")), out)
+}
+
+// Storage.Conn is the connection NewPushServer returned.
+func TestStorageConn(t *testing.T) {
+	st := new(Storage)
+	c := NewPushServer(NoHTTP, st, nil)
+	require.Same(t, c, st.Conn())
+}
+
+// Close on a push connection gives back the buffer of a message split
+// across reads, at once.
+func TestPushCloseFreesBuffers(t *testing.T) {
+	c := NewPushServer(NoHTTP, new(Storage), nil)
+	frame := cframe(true, OpBinary, bytes.Repeat([]byte("m"), 1000))
+	out, err := c.Feed(frame[:500], newRecorder(), nil)
+	require.NoError(t, err)
+	require.Empty(t, out)
+	require.NotNil(t, c.msg)
+	require.NoError(t, c.Close())
+	require.Nil(t, c.msg)
+	r := newRecorder()
+	_, err = c.Feed(frame[500:], r, nil)
+	require.ErrorIs(t, err, ErrClosed)
+	require.Empty(t, r.msgs)
+}
+
+// CheckTarget refuses an upgrade by its target with 404, in the raw and
+// the push handshakes.
+func TestCheckTarget(t *testing.T) {
+	cfg := &Config{CheckTarget: func(target, host []byte) bool { return bytes.HasPrefix(target, []byte("/chat")) }}
+	m := &memConn{in: []byte(chromeRequest)}
+	_, err := AttachServer(m, 0, new(Storage), cfg)
+	require.NoError(t, err)
+	m = &memConn{in: []byte(strings.Replace(chromeRequest, "/chat?room=1", "/other", 1))}
+	_, err = AttachServer(m, 0, new(Storage), cfg)
+	var he *HandshakeError
+	require.ErrorAs(t, err, &he)
+	require.Equal(t, 404, he.Status)
+	require.True(t, strings.HasPrefix(m.out.String(), "HTTP/1.1 404 Not Found\r\n"), m.out.String())
+
+	c := NewPushServer(0, new(Storage), cfg)
+	out, err := c.Feed([]byte(strings.Replace(chromeRequest, "/chat?room=1", "/other", 1)), newRecorder(), nil)
+	require.ErrorAs(t, err, &he)
+	require.Equal(t, 404, he.Status)
+	require.True(t, strings.HasPrefix(string(out), "HTTP/1.1 404 Not Found\r\n"))
+}

@@ -50,6 +50,11 @@ type Buffers struct {
 // nothing.
 func (s *Storage) SetBuffers(b *Buffers) { s.conn.bufs = b }
 
+// Conn returns the connection that lives in s: valid once s was attached
+// (AttachServer, AttachClient, Upgrade, Dial, NewPushServer,
+// NewPushClient), so that a slab of Storage needs no *Conn beside it.
+func (s *Storage) Conn() *Conn { return &s.conn }
+
 // readSlab returns the caller's read buffer, if it gave a usable one.
 func (c *Conn) readSlab() []byte {
 	if c.bufs == nil || len(c.bufs.Read) < scratchSize {

@@ -104,6 +104,9 @@ func checkUpgrade(r *http.Request, cfg *Config, req *requestHead, st *Storage) i
 	if !cfg.originAllowed(origin, []byte(r.Host)) {
 		return 403
 	}
+	if cfg.CheckTarget != nil && !cfg.CheckTarget([]byte(r.RequestURI), []byte(r.Host)) {
+		return 404
+	}
 	if len(r.RequestURI)+len(r.Host) > st.conn.nameLimit() {
 		return 414
 	}
