@@ -31,9 +31,10 @@
 //     inode, the file, the epoll item: a few KiB per socket, the same for
 //     every library) is in no process's RSS.
 //
-// The libraries are the peers (gorilla, gobwas, coder, gws) and wsmem in
-// two modes (wsmem.go): a goroutine per connection blocked in Serve, and
-// the epoll event loops of examples/eventloop with the push API.
+// The libraries are the peers (gorilla, gobwas, coder, gws) and wsmem
+// (wsmem.go) with a goroutine per connection blocked in Serve, with the
+// epoll event loops of examples/eventloop and the push API, and a
+// diagnostic variant of the first.
 //
 // The client is the library-neutral raw handshake and frames of this file
 // (on /echo, the path every server here answers), so that only the

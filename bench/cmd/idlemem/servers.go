@@ -27,7 +27,7 @@ var servers = map[string]func(ln net.Listener, open *atomic.Int64){
 }
 
 func serverNames() []string {
-	order := []string{"wsmem-loop", "wsmem-goroutine", "gorilla", "gobwas", "coder", "gws"}
+	order := []string{"wsmem-loop", "wsmem-goroutine", "wsmem-handshake-apart", "gorilla", "gobwas", "coder", "gws"}
 	var out []string
 	for _, n := range order {
 		if servers[n] != nil {
