@@ -14,15 +14,16 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/wsmem/wsmem"
 	"github.com/wsmem/wsmem/examples/eventloop/loop"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9002", "address to listen on")
 	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
-	maxPending := flag.Int("max-pending", 1<<20, "output a connection may have waiting before it is dropped, in bytes")
+	maxQueued := flag.Int("max-queued", 1<<20, "output a connection may have waiting (wsmem.Config.MaxQueued); a send past it drops the connection")
 	flag.Parse()
-	srv, err := loop.Listen(*addr, loop.Config{Loops: *loops, MaxPending: *maxPending})
+	srv, err := loop.Listen(*addr, loop.Config{Loops: *loops, WS: &wsmem.Config{MaxQueued: *maxQueued}})
 	if err != nil {
 		log.Fatal(err)
 	}

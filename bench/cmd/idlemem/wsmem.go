@@ -7,7 +7,7 @@ package main
 //     stack per connection, no read buffer while idle.
 //   - wsmem-loop: the epoll server of examples/eventloop (package loop),
 //     two loops, the push API: per connection one slab slot (the Storage
-//     and 40 bytes) and the socket, no goroutine and no net.Conn.
+//     and 32 bytes) and the socket, no goroutine and no net.Conn.
 //   - wsmem-handshake-apart (a diagnostic): AttachServer in the accepting
 //     goroutine, so that the connection's goroutine runs only Serve.
 //

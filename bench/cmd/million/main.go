@@ -6,12 +6,13 @@
 //	go run ./cmd/million -http            # each connection first fed the HTTP upgrade request
 //	go run ./cmd/million -batch 8 -workers 2
 //
-// It allocates a slab of -n wsmem.Storage and the *wsmem.Conn of each
-// (NewPushServer), then, with -http, feeds each the same upgrade request
-// and checks the 101 response. It then measures the heap: the growth
-// since before the slab, after two garbage collections, divided by -n, is
-// the cost of an idle connection (the Storage, its *Conn pointer, and
-// anything the codec kept). The target is unsafe.Sizeof(wsmem.Storage{}) +
+// It allocates a slab of -n wsmem.Storage, makes each a push server
+// (NewPushServer; its Conn is Storage.Conn, so nothing is kept beside the
+// slab), then, with -http, feeds each the same upgrade request and checks
+// the 101 response (Resource and Host are not kept: no Buffers.Names). It
+// then measures the heap: the growth since before the slab, after two
+// garbage collections, divided by -n, is the cost of an idle connection
+// (the Storage and anything the codec kept). The target is unsafe.Sizeof(wsmem.Storage{}) +
 // 64 bytes; the command prints the size it sees, so that it can be rerun
 // as the Storage shrinks.
 //
@@ -72,8 +73,7 @@ func run(n, rounds, batch, size int, http bool, workers int) error {
 	base := measure()
 	start := time.Now()
 	slab := make([]wsmem.Storage, n)
-	conns := make([]*wsmem.Conn, n)
-	if err := attach(slab, conns, http, workers); err != nil {
+	if err := attach(slab, http, workers); err != nil {
 		return err
 	}
 	setup := time.Since(start)
@@ -81,7 +81,7 @@ func run(n, rounds, batch, size int, http bool, workers int) error {
 	report("Idle/"+name, n, base, idle, storage)
 	fmt.Printf("# attached%s %d connections in %v (%.0f ns each)\n", map[bool]string{true: " and upgraded"}[http], n, setup.Round(time.Millisecond), float64(setup.Nanoseconds())/float64(n))
 
-	elapsed, err := drive(conns, rounds, batch, size, workers)
+	elapsed, err := drive(slab, rounds, batch, size, workers)
 	if err != nil {
 		return err
 	}
@@ -90,13 +90,12 @@ func run(n, rounds, batch, size int, http bool, workers int) error {
 		name, batch, size, workers, int(msgs), float64(elapsed.Nanoseconds())/msgs, msgs/elapsed.Seconds())
 	report("AfterEcho/"+name, n, base, measure(), storage)
 	runtime.KeepAlive(slab)
-	runtime.KeepAlive(conns)
 	return nil
 }
 
 // attach makes every Storage a push server connection, and with http
 // feeds it the upgrade request and checks the answer.
-func attach(slab []wsmem.Storage, conns []*wsmem.Conn, http bool, workers int) error {
+func attach(slab []wsmem.Storage, http bool, workers int) error {
 	flags := wsmem.NoHTTP
 	if http {
 		flags = 0
@@ -106,16 +105,11 @@ func attach(slab []wsmem.Storage, conns []*wsmem.Conn, http bool, workers int) e
 	want := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
 	return parallel(len(slab), workers, func(lo, hi int) error {
-		// Resource and Host go to one name buffer per worker: nothing
-		// reads them here, so no connection needs its own.
-		names := &wsmem.Buffers{Names: make([]byte, 256)}
 		in := make([]byte, len(req))
 		var out []byte
 		var err error
 		for i := lo; i < hi; i++ {
-			slab[i].SetBuffers(names)
 			c := wsmem.NewPushServer(flags, &slab[i], nil)
-			conns[i] = c
 			if !http {
 				continue
 			}
@@ -138,7 +132,7 @@ func (echo) OnMessage(c *wsmem.Conn, typ wsmem.Flags, data []byte) { _ = c.Send(
 
 // drive feeds every connection batch client frames per call, rounds
 // times, and checks each answer.
-func drive(conns []*wsmem.Conn, rounds, batch, size, workers int) (time.Duration, error) {
+func drive(slab []wsmem.Storage, rounds, batch, size, workers int) (time.Duration, error) {
 	payload := []byte(strings.Repeat("wsmem/", size/6+1)[:size])
 	var cst wsmem.Storage
 	client, err := wsmem.NewPushClient(wsmem.NoHTTP, &cst, nil)
@@ -154,14 +148,14 @@ func drive(conns []*wsmem.Conn, rounds, batch, size, workers int) (time.Duration
 	want := bytes.Repeat(append(srvFrame, payload...), batch)
 
 	start := time.Now()
-	err = parallel(len(conns), workers, func(lo, hi int) error {
+	err = parallel(len(slab), workers, func(lo, hi int) error {
 		in := make([]byte, len(frames))
 		out := make([]byte, 0, len(want))
 		var err error
 		for range rounds {
 			for i := lo; i < hi; i++ {
 				copy(in, frames)
-				if out, err = conns[i].Feed(in, echo{}, out[:0]); err != nil {
+				if out, err = slab[i].Conn().Feed(in, echo{}, out[:0]); err != nil {
 					return fmt.Errorf("connection %d: %v", i, err)
 				}
 				if !bytes.Equal(out, want) {

@@ -1,9 +1,21 @@
 package loop
 
-// overBudget reports whether e has more output waiting for its socket than
-// Config.MaxPending allows; such a connection is dropped. This is the one
-// place to change when wsmem's Config gets its outbound budget (a send
-// over it refused with an error).
-func (l *loop) overBudget(e *conn) bool {
-	return len(e.out) > l.srv.cfg.MaxPending
-}
+import (
+	"errors"
+
+	"github.com/wsmem/wsmem"
+)
+
+// The outbound budget is wsmem's: Config.WS.MaxQueued bounds what a
+// connection keeps for a slow peer. The loop hands each send the
+// connection's pending output (or, when there is none, the loop's empty
+// output buffer), so the codec sees the real queue and refuses a send
+// that would take it past the budget; a message is always taken into an
+// empty queue.
+
+// defaultMaxQueued is the budget when Config.WS does not set one.
+const defaultMaxQueued = 1 << 20
+
+// slow reports whether err is a send refused for the budget: the loop then
+// drops the connection at once, without waiting for its queue to drain.
+func slow(err error) bool { return errors.Is(err, wsmem.ErrRefused) }

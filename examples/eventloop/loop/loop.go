@@ -1,7 +1,6 @@
 package loop
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/wsmem/wsmem"
@@ -11,8 +10,7 @@ import (
 // Sizes of a loop's buffers.
 const (
 	readBufferSize = 64 << 10  // lent to every read
-	outputKeep     = 256 << 10 // Feed's output buffer is kept up to this capacity
-	nameBufferSize = 1024      // the handshake's Resource and Host (414 beyond)
+	outputKeep     = 256 << 10 // the output buffer is kept up to this capacity
 	acceptBatch    = 64        // connections accepted per listener event
 )
 
@@ -25,16 +23,16 @@ const (
 // loop is one event loop: an epoll instance, the connections it accepted,
 // and the buffers it lends them.
 type loop struct {
-	srv    *Server
-	ep     int // the epoll instance
-	wake   int // an eventfd: Close and broadcasts from other loops wake the loop
-	slab   slab
-	rbuf   []byte
-	wbuf   []byte
-	names  wsmem.Buffers // Names only: the loop's one name buffer
-	cur    *conn         // the connection being fed, for the Handler methods
-	frames frames
-	events [128]unix.EpollEvent
+	srv     *Server
+	cfg     wsmem.Config // the loop's copy of Config.WS, with its CheckTarget
+	ep      int          // the epoll instance
+	wake    int          // an eventfd: Close and broadcasts from other loops wake the loop
+	slab    slab
+	rbuf    []byte
+	wbuf    []byte
+	cur     *conn // the connection being fed, for CheckTarget and the Handler methods
+	refused bool  // a send from the Handler was refused for the budget
+	events  [128]unix.EpollEvent
 
 	mu    sync.Mutex // guards inbox, which other loops post to
 	inbox []*wsmem.PreparedMessage
@@ -47,6 +45,13 @@ func newLoop(s *Server) (*loop, error) {
 		return nil, err
 	}
 	l := &loop{srv: s, ep: ep, wake: -1, slab: newSlab()}
+	if s.cfg.WS != nil {
+		l.cfg = *s.cfg.WS
+	}
+	if l.cfg.MaxQueued <= 0 {
+		l.cfg.MaxQueued = defaultMaxQueued
+	}
+	l.cfg.CheckTarget = l.checkTarget
 	if l.wake, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 		l.close()
 		return nil, err
@@ -60,8 +65,6 @@ func newLoop(s *Server) (*loop, error) {
 		return nil, err
 	}
 	l.rbuf = make([]byte, readBufferSize)
-	l.names = wsmem.Buffers{Names: make([]byte, nameBufferSize)}
-	l.frames.init()
 	return l, nil
 }
 
@@ -107,11 +110,9 @@ func (l *loop) accept() {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		i, e := l.slab.get()
 		e.fd, e.state = int32(fd), stateHandshake
-		e.st.SetBuffers(&l.names)
-		e.c = wsmem.NewPushServer(0, &e.st, l.srv.cfg.WS)
+		wsmem.NewPushServer(0, &e.st, &l.cfg)
 		if err := l.ctl(unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN, i); err != nil {
-			unix.Close(fd)
-			l.slab.put(i)
+			l.drop(i, e)
 		}
 	}
 }
@@ -133,7 +134,9 @@ func (l *loop) ready(i int32, events uint32) {
 	}
 }
 
-// readable reads what slot i's socket has, feeds it and sends the answer.
+// readable reads what slot i's socket has and feeds it. What Feed answers
+// is appended to the pending output if there is some (so that the budget
+// counts it), else collected in the loop's output buffer and written.
 func (l *loop) readable(i int32, e *conn) {
 	n, err := unix.Read(int(e.fd), l.rbuf)
 	if err == unix.EAGAIN {
@@ -143,29 +146,36 @@ func (l *loop) readable(i int32, e *conn) {
 		l.drop(i, e) // the peer is gone, without a closing handshake
 		return
 	}
-	l.cur = e
-	out, ferr := e.c.Feed(l.rbuf[:n], l, l.wbuf[:0])
-	l.cur = nil
-	if e.state == stateHandshake {
-		l.route(e) // the handshake may have completed in this Feed
+	was, pending := e.state, e.out != nil
+	out := l.wbuf[:0]
+	if pending {
+		out = e.out
 	}
-	if e.state == stateUnknown {
-		out, _ = e.c.AppendDone(out, wsmem.StatusPolicyViolation, []byte("unknown path"))
-		ferr = errUnknownPath
+	l.cur, l.refused = e, false
+	out, ferr := e.st.Conn().Feed(l.rbuf[:n], l, out)
+	l.cur = nil
+	if l.refused {
+		l.drop(i, e) // a slow consumer
+		return
+	}
+	if was == stateHandshake && ferr == nil && e.state != stateHandshake && l.srv.cfg.OnOpen != nil {
+		l.srv.cfg.OnOpen(protocolName(e.state))
 	}
 	if ferr != nil {
 		l.closing(i, e)
 	}
-	l.send(i, e, out)
-	if cap(out) <= outputKeep {
-		l.wbuf = out[:0]
+	if pending {
+		e.out = out
+	} else {
+		l.send(i, e, out)
+		if cap(out) <= outputKeep {
+			l.wbuf = out[:0]
+		}
 	}
 	if e.state == stateClosing && e.out == nil {
 		l.drop(i, e)
 	}
 }
-
-var errUnknownPath = errors.New("loop: unknown path")
 
 // closing marks slot i as over: it stops reading it, and closes it once its
 // output is written.
@@ -179,9 +189,11 @@ func (l *loop) closing(i int32, e *conn) {
 	}
 }
 
-// drop closes slot i's socket at once and frees the slot.
+// drop closes slot i's socket at once and frees the slot and the buffers
+// its connection may hold.
 func (l *loop) drop(i int32, e *conn) {
 	unix.Close(int(e.fd)) // also removes it from the epoll set
+	_ = e.st.Conn().Close()
 	l.slab.put(i)
 }
 

@@ -2,33 +2,24 @@ package loop
 
 import "golang.org/x/sys/unix"
 
-// send writes b to slot i's socket, or queues it behind the output already
-// waiting there. Only what the socket refuses is copied, into the slot's
-// own slice; EPOLLOUT is requested while that slice is not empty. A write
-// error or an output over budget drops the connection.
+// send writes b, from the loop's output buffer, to slot i's socket, which
+// has no output pending. Only what the socket refuses is copied, into the
+// slot's own slice, and EPOLLOUT is requested while that slice is not
+// empty. A write error drops the connection.
 func (l *loop) send(i int32, e *conn, b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	if e.out != nil {
-		e.out = append(e.out, b...)
-	} else {
-		n, err := unix.Write(int(e.fd), b)
-		if err != nil && err != unix.EAGAIN {
-			l.drop(i, e)
-			return
-		}
-		b = b[max(n, 0):]
-		if len(b) == 0 {
-			return
-		}
-		e.out = append([]byte(nil), b...)
-		if err := l.ctl(unix.EPOLL_CTL_MOD, int(e.fd), l.watch(e), i); err != nil {
-			l.drop(i, e)
-			return
-		}
+	n, err := unix.Write(int(e.fd), b)
+	if err != nil && err != unix.EAGAIN {
+		l.drop(i, e)
+		return
 	}
-	if l.overBudget(e) {
+	if b = b[max(n, 0):]; len(b) == 0 {
+		return
+	}
+	e.out = append([]byte(nil), b...)
+	if err := l.ctl(unix.EPOLL_CTL_MOD, int(e.fd), l.watch(e), i); err != nil {
 		l.drop(i, e)
 	}
 }

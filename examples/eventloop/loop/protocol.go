@@ -6,22 +6,46 @@ import (
 	"github.com/wsmem/wsmem"
 )
 
+// checkTarget is the loop's Config.CheckTarget: Feed calls it for the
+// connection being fed (l.cur) while answering its upgrade request. It
+// routes /echo and /chat (query ignored) into the slot's state byte;
+// any other target is refused with 404. No name buffer is needed: the
+// target is not kept.
+func (l *loop) checkTarget(target, _ []byte) bool {
+	if i := bytes.IndexByte(target, '?'); i >= 0 {
+		target = target[:i]
+	}
+	switch string(target) {
+	case "/echo":
+		l.cur.state = stateEcho
+	case "/chat":
+		l.cur.state = stateChat
+	default:
+		return false
+	}
+	return true
+}
+
+// protocolName names a routed state for Config.OnOpen.
+func protocolName(state uint8) string {
+	if state == stateChat {
+		return "chat"
+	}
+	return "echo"
+}
+
 // The loop is the wsmem.Handler of every connection it feeds; l.cur is the
 // one being fed.
 
 // OnMessage echoes on /echo and broadcasts text on /chat.
 func (l *loop) OnMessage(c *wsmem.Conn, typ wsmem.Flags, data []byte) {
-	e := l.cur
-	if e.state == stateHandshake {
-		l.route(e) // the first message came in the read that ended the upgrade
-	}
-	switch e.state {
+	switch l.cur.state {
 	case stateEcho:
-		// In push mode Send appends to the output of the Feed that is
-		// running; AppendSend would replace that output (see the package
-		// doc). data is unmasked in place in the loop's read buffer. Send
-		// fails only on a connection that is over, which Feed reports.
-		_ = c.Send(typ, data)
+		// Inside Feed, Send appends to Feed's output. data is unmasked in
+		// place in the loop's read buffer.
+		if err := c.Send(typ, data); slow(err) {
+			l.refused = true
+		}
 	case stateChat:
 		if typ == wsmem.Text {
 			// PreparedMessage keeps its payload: data is the loop's read
@@ -37,28 +61,3 @@ func (l *loop) OnPing(*wsmem.Conn, []byte) {}
 // OnClose does nothing: Feed's error tells the loop that the connection is
 // over.
 func (l *loop) OnClose(*wsmem.Conn, wsmem.StatusCode, []byte, error) {}
-
-// route chooses e's protocol once its upgrade has been answered: the
-// target was then just written to the loop's name buffer, which the next
-// handshake on this loop overwrites, so it is read here and never again.
-func (l *loop) route(e *conn) {
-	target := e.c.Resource()
-	if len(target) == 0 {
-		return // the request is not whole yet
-	}
-	if i := bytes.IndexByte(target, '?'); i >= 0 {
-		target = target[:i]
-	}
-	proto := ""
-	switch string(target) {
-	case "/echo":
-		e.state, proto = stateEcho, "echo"
-	case "/chat":
-		e.state, proto = stateChat, "chat"
-	default:
-		e.state = stateUnknown
-	}
-	if l.srv.cfg.OnOpen != nil {
-		l.srv.cfg.OnOpen(proto)
-	}
-}

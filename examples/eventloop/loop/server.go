@@ -17,16 +17,15 @@ import (
 type Config struct {
 	// Loops is the number of event loops (default: one per CPU).
 	Loops int
-	// WS is the wsmem configuration every connection shares (nil: the
-	// defaults).
+	// WS is the wsmem configuration of the connections (nil: the
+	// defaults). Each loop uses a copy with its own CheckTarget, which
+	// routes /echo and /chat and refuses other targets with 404, and with
+	// MaxQueued, the outbound budget, at 1 MiB unless set: a connection
+	// whose send is refused for it is dropped (see budget.go).
 	WS *wsmem.Config
-	// MaxPending bounds the output a connection may have waiting for its
-	// socket (default 1 MiB); a connection that would exceed it is
-	// dropped (see overBudget).
-	MaxPending int
 	// OnOpen, if set, is called by a loop each time a connection completes
-	// its opening handshake, with the target's protocol ("echo", "chat" or
-	// "" for an unknown one). It runs on the loop: keep it short.
+	// its opening handshake, with its protocol ("echo" or "chat"). It runs
+	// on the loop: keep it short.
 	OnOpen func(protocol string)
 }
 
@@ -111,9 +110,6 @@ func FromListener(ln net.Listener, cfg Config) (*Server, error) {
 func newServer(lnfd int, cfg Config) (*Server, error) {
 	if cfg.Loops <= 0 {
 		cfg.Loops = runtime.NumCPU()
-	}
-	if cfg.MaxPending <= 0 {
-		cfg.MaxPending = 1 << 20
 	}
 	s := &Server{cfg: cfg, lnfd: lnfd}
 	for range cfg.Loops {

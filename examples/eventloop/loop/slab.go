@@ -2,13 +2,12 @@ package loop
 
 import "github.com/wsmem/wsmem"
 
-// conn is all a connection holds between events: the Storage and 40 bytes
+// conn is all a connection holds between events: the Storage and 32 bytes
 // (TestSlotSize logs the sizes).
 type conn struct {
-	st  wsmem.Storage
-	c   *wsmem.Conn // the Conn inside st (wsmem has no Storage→Conn accessor)
-	out []byte      // output the socket did not take yet; nil when there is none
-	fd  int32       // the socket; in a free slot, the next free slot's index
+	st  wsmem.Storage // its Conn is st.Conn()
+	out []byte        // output the socket did not take yet; nil when there is none
+	fd  int32         // the socket; in a free slot, the next free slot's index
 	// state is one of the constants below; it fits in the padding after fd.
 	state uint8
 }
@@ -17,13 +16,12 @@ type conn struct {
 const (
 	stateFree      uint8 = iota // the slot is on the free list
 	stateHandshake              // waiting for (the rest of) the upgrade request
-	stateEcho                   // upgraded on /echo
-	stateChat                   // upgraded on /chat: receives broadcasts
-	stateUnknown                // upgraded on another target: closed after the upgrade
+	stateEcho                   // upgrading or upgraded on /echo
+	stateChat                   // upgrading or upgraded on /chat: receives broadcasts
 	stateClosing                // over: write what is pending, then close the socket
 )
 
-// chunkSize is how many slots are allocated at a time (about 220 KiB).
+// chunkSize is how many slots are allocated at a time (about 134 KiB).
 const chunkSize = 256
 
 // slab holds a loop's connections in chunks that are never moved (a Conn
@@ -57,6 +55,6 @@ func (s *slab) get() (int32, *conn) {
 // put returns slot i to the free list.
 func (s *slab) put(i int32) {
 	e := s.at(i)
-	e.state, e.c, e.out = stateFree, nil, nil
+	e.state, e.out = stateFree, nil
 	e.fd, s.freeHead = s.freeHead, i
 }
