@@ -12,7 +12,7 @@ SMOKETIME   ?= 2000x
 SUBMODULES  := $(dir $(wildcard */go.mod))
 UNITMODULES := $(filter-out interop/ _asm/,$(SUBMODULES))
 
-.PHONY: test fmt-check vet lint unit purego race fuzz-smoke fuzz asm asm-check bench profile e2e interop
+.PHONY: test fmt-check vet lint unit purego race fuzz-smoke fuzz asm asm-check bench profile e2e interop load
 
 ## test: everything CI runs (see the README for how long it takes)
 test: fmt-check vet asm-check lint unit purego race fuzz-smoke e2e interop
@@ -96,3 +96,10 @@ profile:
 ## interop: wsmem against gorilla, coder, gobwas, gws, Node ws, Python websockets and Chromium
 interop:
 	bash interop/run.sh
+
+## load: the load and fault test at full size, with its summary (see
+## loadtest/doc.go): make load CONNS=5000 DURATION=60s
+CONNS    ?= 5000
+DURATION ?= 60s
+load:
+	WSMEM_LOAD=full $(GO) test -count=1 -v -run '^TestLoad$$' -timeout 30m ./loadtest -load.conns $(CONNS) -load.duration $(DURATION)
