@@ -104,6 +104,29 @@ func TestAllocsReceive(t *testing.T) {
 			}
 		})
 	}
+	// Messages of mixed sizes through Next, a rare large one among many
+	// small, after a long warm-up: each size class keeps its own buffers,
+	// so none is allocated again.
+	var mixed [][]byte
+	for i := range 30 {
+		size := 5000
+		if i == 29 {
+			size = 100 << 10
+		}
+		mixed = append(mixed, cframe(true, OpBinary, make([]byte, size)))
+	}
+	mc := replayServer(t, mixed...)
+	nextAll := func() {
+		for range mixed {
+			if _, _, err := mc.Next(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 50000 / len(mixed) {
+		nextAll()
+	}
+	requireNoAllocs(t, "Next, mixed sizes", nextAll)
 	// A ping before every message: the pong goes out without allocating.
 	c := replayServer(t, cframe(true, OpPing, []byte("ping")), cframe(true, OpBinary, []byte("x")))
 	buf := make([]byte, 16)

@@ -3,6 +3,7 @@ package wsmem
 import (
 	"io"
 	"math/bits"
+	"sync"
 )
 
 // Uncompressed, added to a message's type in Send, sends that message
@@ -27,16 +28,47 @@ func (c *Conn) enableDeflate(params deflateParams) {
 	c.recvWin = window(c.recvWin, bits, takeover)
 }
 
-// window returns w reset for bits, or a new window; nil without takeover.
+// window returns w reset for bits, or a window from the pool; nil (and w
+// back to the pool) without takeover.
 func window(w *deflateWindow, bits uint8, takeover bool) *deflateWindow {
 	if !takeover {
+		putWindow(w)
 		return nil
 	}
 	if w == nil {
-		return newDeflateWindow(bits)
+		w, _ = windowPool.Get().(*deflateWindow)
+		if w == nil {
+			return newDeflateWindow(bits)
+		}
 	}
 	w.init(bits)
 	return w
+}
+
+// windowPool keeps the windows of connections that ended, so that a
+// Storage keeps none once its connection is over.
+var windowPool sync.Pool
+
+// putWindow gives w (if any) back to the pool.
+func putWindow(w *deflateWindow) {
+	if w != nil {
+		windowPool.Put(w)
+	}
+}
+
+// dropSendWindow gives the send window back once no data frame can follow
+// (a close frame went out, or the send side failed or closed). Called with
+// wmu.
+func (c *Conn) dropSendWindow() {
+	putWindow(c.sendWin)
+	c.sendWin = nil
+}
+
+// dropRecvWindow gives the receive window back once receiving has ended
+// for good. Called by the receiving goroutine.
+func (c *Conn) dropRecvWindow() {
+	putWindow(c.recvWin)
+	c.recvWin = nil
 }
 
 // writeCompressed sends p as one compressed message if that makes it
@@ -53,10 +85,7 @@ func (c *Conn) writeCompressed(op OpCode, p []byte) error {
 	if err != nil {
 		return err
 	}
-	zb := messagePool.Get()
-	if cap(zb.B) < MaxHeaderSize+len(p)+4 {
-		zb.B = make([]byte, 0, MaxHeaderSize+len(p)+4)
-	}
+	zb := messagePool.get(MaxHeaderSize + len(p) + 4)
 	out, ok := compressMessage(zb.B[:MaxHeaderSize], p, c.cfg.Compression.compressionLevel(), c.sendBits, c.sendWin)
 	if !ok {
 		messagePool.Put(zb)
@@ -107,11 +136,11 @@ func (c *Conn) gather() error {
 	}
 	limit := c.cfg.maxMessageSize()
 	for {
-		b := c.zbuf.B
-		if cap(b)-len(b) <= inflateSpare {
-			want := max(int64(cap(b)), 4096, min(c.p.left, limit))
-			b = append(b, make([]byte, int(want)+inflateSpare)...)[:len(b)]
+		if cap(c.zbuf.B)-len(c.zbuf.B) <= inflateSpare {
+			want := max(int64(len(c.zbuf.B)), 4096, min(c.p.left, limit))
+			messagePool.grow(&c.zbuf, int(want)+inflateSpare)
 		}
+		b := c.zbuf.B
 		if text && c.rr == c.rw && len(b) >= 1<<c.trialExp {
 			// About to wait for more: check what has arrived.
 			if err := c.trialInflate(); err != nil {
@@ -182,7 +211,7 @@ func (c *Conn) endInflate() {
 		putInflater(c.infl)
 		c.infl = nil
 	}
-	releaseBuffer(&messagePool, &c.zbuf)
+	messagePool.release(&c.zbuf)
 }
 
 // inflateRest inflates the rest of the open message and drops it, keeping
@@ -266,8 +295,7 @@ func (c *Conn) nextCompressed() error {
 	}
 	limit := c.cfg.maxMessageSize()
 	for {
-		b := c.msg.B
-		b = growFull(b, 4096, limit)
+		b := growMessage(&c.msg, 4096, limit)
 		n, err := c.inflate(b[len(b):cap(b)])
 		if c.msg == nil {
 			return err // the connection failed and gave its buffers back

@@ -277,16 +277,10 @@ func (c *Conn) feedHeader(in []byte) (used int, ok bool, err error) {
 // growBuffer makes room for k more bytes in the pooled buffer *b (taking
 // one from the pool when there is none) and returns them.
 func growBuffer(b **pooledBuffer, k int) []byte {
-	if *b == nil {
-		*b = messagePool.Get()
-		(*b).B = (*b).B[:0]
-	}
-	buf := (*b).B
-	if cap(buf)-len(buf) < k {
-		buf = append(buf, make([]byte, k)...)[:len(buf)]
-	}
-	(*b).B = buf[:len(buf)+k]
-	return (*b).B[len(buf):]
+	messagePool.grow(b, k)
+	n := len((*b).B)
+	(*b).B = (*b).B[:n+k]
+	return (*b).B[n:]
 }
 
 // deliver hands a message assembled in c.msg (or compressed in c.zbuf) to
@@ -316,15 +310,14 @@ func (c *Conn) deliver(h Handler) error {
 		data = c.msg.B
 	}
 	h.OnMessage(c, typ, data)
-	releaseBuffer(&messagePool, &c.msg)
+	messagePool.release(&c.msg)
 	return c.recvState()
 }
 
 // inflateAll inflates the open compressed message into c.msg.
 func (c *Conn) inflateAll() error {
 	for {
-		b := c.msg.B
-		b = growFull(b, 4096, c.cfg.maxMessageSize())
+		b := growMessage(&c.msg, 4096, c.cfg.maxMessageSize())
 		n, err := c.inflate(b[len(b):cap(b)])
 		if c.msg == nil {
 			return err // failed: the buffers went back
@@ -355,7 +348,7 @@ func (c *Conn) feedHandshake(in []byte) (int, error) {
 	end := headEnd(all[max(0, prev-3):])
 	if end < 0 {
 		if len(all) >= limit {
-			releaseBuffer(&messagePool, &c.msg)
+			messagePool.release(&c.msg)
 			c.handshaking = false
 			return len(in), c.refuse(431)
 		}
@@ -364,7 +357,7 @@ func (c *Conn) feedHandshake(in []byte) (int, error) {
 	end += max(0, prev-3)
 	used := end - prev
 	err := c.respondUpgrade(all[:end])
-	releaseBuffer(&messagePool, &c.msg)
+	messagePool.release(&c.msg)
 	c.handshaking = false
 	if err != nil {
 		c.shutdown()

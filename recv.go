@@ -39,6 +39,7 @@ func (c *Conn) readError(err error) error {
 		return err
 	}
 	if c.has(stateClosed) {
+		c.dropReadBuffers() // Close ran: receiving is over
 		return ErrClosed
 	}
 	if err == io.EOF && (c.p.msgOp != 0 || c.p.inFrame || c.rr != c.rw) {
@@ -98,11 +99,12 @@ func (c *Conn) linger() {
 func (c *Conn) dropReadBuffers() {
 	c.rr = c.rw
 	c.release()
-	releaseBuffer(&messagePool, &c.partial)
+	messagePool.release(&c.partial)
 	if !c.viewHeld {
-		releaseBuffer(&messagePool, &c.msg)
+		messagePool.release(&c.msg)
 	}
 	c.endInflate()
+	c.dropRecvWindow()
 }
 
 // maxReadBuffer is the largest read buffer the connection uses.
@@ -387,7 +389,7 @@ func (c *Conn) startRecv(owner uint8) (resume bool, err error) {
 	if c.viewHeld {
 		c.viewHeld = false
 		if c.owner != ownerNext {
-			releaseBuffer(&messagePool, &c.msg)
+			messagePool.release(&c.msg)
 		}
 	}
 	if c.pushMode {
@@ -403,8 +405,8 @@ func (c *Conn) startRecv(owner uint8) (resume bool, err error) {
 	if c.owner == owner {
 		return true, nil
 	}
-	releaseBuffer(&messagePool, &c.partial)
-	releaseBuffer(&messagePool, &c.msg)
+	messagePool.release(&c.partial)
+	messagePool.release(&c.msg)
 	c.truncated = false
 	c.owner = ownerNone
 	if _, err := c.skipMessage(); err != nil {
@@ -448,7 +450,7 @@ func (c *Conn) Recv(buf []byte) (int, Flags, error) {
 		if len(c.partial.B) > len(buf) {
 			c.truncated = true
 		}
-		releaseBuffer(&messagePool, &c.partial)
+		messagePool.release(&c.partial)
 	} else if !resume {
 		placed, err := c.nextFrame(buf)
 		if err != nil {
@@ -497,8 +499,8 @@ func (c *Conn) Recv(buf []byte) (int, Flags, error) {
 // that the next call resumes; other errors are returned as they are.
 func (c *Conn) interrupted(have []byte, err error) error {
 	if isTimeout(err) && c.readErr == nil {
-		c.partial = messagePool.Get()
-		c.partial.B = append(c.partial.B[:0], have...)
+		c.partial = messagePool.get(len(have))
+		c.partial.B = append(c.partial.B, have...)
 	}
 	return err
 }
@@ -533,7 +535,7 @@ func (c *Conn) RecvL(bufs [][]byte) (int, Flags, error) {
 			have += k
 		}
 		c.truncated = c.truncated || len(src) > 0
-		releaseBuffer(&messagePool, &c.partial)
+		messagePool.release(&c.partial)
 	} else if !resume {
 		var land []byte
 		if len(bufs) > 0 {
@@ -587,8 +589,7 @@ func (c *Conn) RecvL(bufs [][]byte) (int, Flags, error) {
 // over bufs.
 func (c *Conn) interruptedL(bufs [][]byte, n int, err error) error {
 	if isTimeout(err) && c.readErr == nil {
-		c.partial = messagePool.Get()
-		c.partial.B = c.partial.B[:0]
+		c.partial = messagePool.get(n)
 		for _, b := range bufs {
 			k := min(n, len(b))
 			c.partial.B = append(c.partial.B, b[:k]...)
@@ -633,8 +634,7 @@ func (c *Conn) Next() (Flags, []byte, error) {
 	}
 	limit := c.cfg.maxMessageSize()
 	for {
-		b := c.msg.B
-		b = growFull(b, max(int64(c.cfg.readBufferSize()), min(c.p.left, limit)), limit)
+		b := growMessage(&c.msg, max(int64(c.cfg.readBufferSize()), min(c.p.left, limit)), limit)
 		m, end, err := c.readData(b[len(b):cap(b)])
 		if err != nil {
 			if c.msg != nil { // a deadline: keep what arrived for the next call
@@ -674,8 +674,8 @@ func (c *Conn) nextInPlace() ([]byte, error) {
 		if err := c.fill(done + 1); err != nil {
 			if isTimeout(err) {
 				c.owner = ownerNext
-				c.msg = messagePool.Get()
-				c.msg.B = append(c.msg.B[:0], c.rbuf[c.rr:c.rr+done]...)
+				c.msg = messagePool.get(done)
+				c.msg.B = append(c.msg.B, c.rbuf[c.rr:c.rr+done]...)
 				c.rr += done
 			}
 			return nil, err
@@ -692,16 +692,19 @@ func (c *Conn) nextInPlace() ([]byte, error) {
 	return view, nil
 }
 
-// growFull gives a full message buffer b more room: at least least bytes and
-// at least its capacity again, but never past limit+1 bytes in all (one
-// byte more than a message may have, so that going over is seen). A buffer
-// with room left is returned as it is.
-func growFull(b []byte, least, limit int64) []byte {
+// growMessage gives the message buffer *bp, when it is full, more room: at
+// least least bytes and at least its length again, but never asking for
+// more than limit+1 bytes in all (one byte more than a message may have,
+// so that going over is seen). It returns the buffer's bytes, with room
+// behind them.
+func growMessage(bp **pooledBuffer, least, limit int64) []byte {
+	b := (*bp).B
 	if len(b) < cap(b) {
 		return b
 	}
-	want := max(int64(cap(b)), least)
-	return append(b, make([]byte, int(min(want, limit+1-int64(len(b)))))...)[:len(b)]
+	want := min(max(int64(len(b)), least), limit+1-int64(len(b)))
+	messagePool.grow(bp, int(max(want, 1)))
+	return (*bp).B
 }
 
 // MessageReader reads one message as a stream (see Conn.NextReader). It is

@@ -55,6 +55,9 @@ func (c *Conn) lockMessage() bool {
 
 // unlockMessage releases what lockMessage took.
 func (c *Conn) unlockMessage(both bool) {
+	if c.sendWin != nil && c.has(stateClosed) {
+		c.dropSendWindow() // Close ran while this send held the line
+	}
 	c.wmu.Unlock()
 	if both {
 		c.msgMu.Unlock()
@@ -108,9 +111,11 @@ func (c *Conn) Flush() error {
 // sendState returns the error that ends sending, if any. Called with wmu.
 func (c *Conn) sendState() error {
 	if c.writeErr != nil {
+		c.dropSendWindow()
 		return c.writeErr
 	}
 	if c.has(stateClosed | stateSentClose) {
+		c.dropSendWindow()
 		return ErrClosed
 	}
 	return nil

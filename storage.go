@@ -86,14 +86,13 @@ type noCopy struct{}
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
-// The pools connections borrow buffers from, one per use so that each
-// calibrates to its own size: read buffers, write buffers, and the buffers
-// that hold whole messages (Next, compression, unsent remainders).
+// The pools connections borrow read and write buffers from, one per use so
+// that each calibrates to its own size. Whole messages have size classes
+// of their own (see messagePool).
 var (
-	readPool    bytebufferpool.Pool
-	writePool   bytebufferpool.Pool
-	messagePool bytebufferpool.Pool
-	maskPool    bytebufferpool.Pool // 128 KiB buffers a client masks large frames into
+	readPool  bytebufferpool.Pool
+	writePool bytebufferpool.Pool
+	maskPool  bytebufferpool.Pool // 128 KiB buffers a client masks large frames into
 )
 
 // getBuffer borrows a buffer from pool whose B has length n at least.
