@@ -13,24 +13,20 @@ import (
 	"github.com/wsmem/wsmem"
 )
 
-// TestBugStorageKeepsDeflateWindowsAfterClose: found by TestLoad's heap
-// check. A connection that negotiated permessage-deflate with context
-// takeover keeps a window of history per direction (up to 32 KiB each),
-// allocated by the library and pointed to from its Storage. After the
-// closing handshake and Close the Storage still points to both windows, so
-// a slab of Storages whose connections have all closed keeps up to 64 KiB
-// of library heap per slot — until the slot is reused for another
-// compressed connection (a plain connection in that slot keeps them too).
-// doc.go says "A Storage holds no pointer to memory the library allocated
-// for that connection", and the README that a connection keeps only its
-// window while it lives.
+// TestStorageReleasesDeflateWindowsAfterClose: a regression test for a bug
+// TestLoad's heap check found. A connection that negotiated
+// permessage-deflate with context takeover keeps a window of history per
+// direction (up to 32 KiB each). The Storage used to keep pointing to both
+// after the closing handshake and Close, until the slot was reused, against
+// doc.go's "A Storage holds no pointer to memory the library allocated for
+// that connection". The windows now go back to a pool when each direction
+// ends (a close frame sent, the receive side over).
 //
 // Here 20 pairs (both ends in caller Storages) exchange one 32 KiB message
 // each way and close properly; then the heap with the Storages alive is
-// compared with the heap once they are dropped. Expected: only the
-// Storages themselves. Observed: about 128 KiB more per pair (two windows
-// at each end).
-func TestBugStorageKeepsDeflateWindowsAfterClose(t *testing.T) {
+// compared with the heap once they are dropped: only the Storages
+// themselves may differ.
+func TestStorageReleasesDeflateWindowsAfterClose(t *testing.T) {
 	const pairs = 20
 	cfg := &wsmem.Config{Compression: wsmem.CompressionConfig{Enabled: true}} // takeover both ways
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
