@@ -23,7 +23,9 @@
 // echoes each message with Conn.Send, which in push mode appends to the
 // running Feed's output; that output is compared with the expected server
 // frames and discarded. It prints messages per second (each message
-// parsed, validated as UTF-8, unmasked, echoed and checked) and the heap
+// parsed, validated as UTF-8, unmasked, echoed and checked), by the wall
+// clock and by the CPU time the process used (cpu-ns/msg, steadier on a
+// shared machine; it includes the garbage collector's work), and the heap
 // again, which must not have grown: idle push connections hold no buffer.
 //
 // Output is one line per measurement, in Go's benchmark format.
@@ -40,6 +42,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -81,13 +84,15 @@ func run(n, rounds, batch, size int, http bool, workers int) error {
 	report("Idle/"+name, n, base, idle, storage)
 	fmt.Printf("# attached%s %d connections in %v (%.0f ns each)\n", map[bool]string{true: " and upgraded"}[http], n, setup.Round(time.Millisecond), float64(setup.Nanoseconds())/float64(n))
 
+	cpu0 := cpuTime()
 	elapsed, err := drive(slab, rounds, batch, size, workers)
 	if err != nil {
 		return err
 	}
+	cpu := cpuTime() - cpu0
 	msgs := float64(n) * float64(rounds) * float64(batch)
-	fmt.Printf("BenchmarkEcho/%s/batch=%d/size=%d/workers=%d %d %.1f ns/msg %.0f msgs/s\n",
-		name, batch, size, workers, int(msgs), float64(elapsed.Nanoseconds())/msgs, msgs/elapsed.Seconds())
+	fmt.Printf("BenchmarkEcho/%s/batch=%d/size=%d/workers=%d %d %.1f ns/msg %.0f msgs/s %.1f cpu-ns/msg\n",
+		name, batch, size, workers, int(msgs), float64(elapsed.Nanoseconds())/msgs, msgs/elapsed.Seconds(), float64(cpu.Nanoseconds())/msgs)
 	report("AfterEcho/"+name, n, base, measure(), storage)
 	runtime.KeepAlive(slab)
 	return nil
@@ -202,6 +207,17 @@ func report(name string, n int, base, now memSample, storage uintptr) {
 	fmt.Printf("Benchmark%s 1 %.1f B/conn %.1f heap-inuse-B/conn %.1f rss-B/conn %d storage-B %.1f over-storage-B/conn\n",
 		name, per(now.heapAlloc, base.heapAlloc), per(now.heapInuse, base.heapInuse), per(now.rss, base.rss),
 		storage, per(now.heapAlloc, base.heapAlloc)-float64(storage))
+}
+
+// cpuTime returns the CPU time the process has used (user and system):
+// on a shared machine it is steadier than the wall clock, which also
+// counts the time other processes had the cores.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // residentBytes returns the process's resident memory (VmRSS), 0 if
