@@ -76,7 +76,9 @@ func (c *Conn) sendClose(code StatusCode, reason []byte) error {
 		n = 2 + copy(payload[2:], cutUTF8(reason, maxCloseReason))
 	}
 	c.set(stateSentClose)
-	return c.writeControl(OpClose, payload[:n])
+	err := c.writeControl(OpClose, payload[:n])
+	c.dropSendWindow() // no data frame may follow a close frame
+	return err
 }
 
 // cutUTF8 returns the longest prefix of s of at most n bytes that does not

@@ -194,11 +194,13 @@ func (c *Conn) resetState() {
 	c.hn, c.ctlN = 0, 0
 	c.push.out = nil
 	c.endInflate()
+	c.dropSendWindow()
+	c.dropRecvWindow()
 	c.msgSeq++
 	releaseBuffer(&readPool, &c.rpool)
-	releaseBuffer(&messagePool, &c.msg)
-	releaseBuffer(&messagePool, &c.partial)
-	releaseBuffer(&messagePool, &c.pending)
+	messagePool.release(&c.msg)
+	messagePool.release(&c.partial)
+	messagePool.release(&c.pending)
 }
 
 // NetConn returns the underlying connection. Reading from or writing to it
