@@ -7,9 +7,10 @@ FUZZTIME    ?= 10m
 # 1.26's fuzz coordinator can fail at the deadline with 'context deadline
 # exceeded' and no failing input (golang/go#75804, fixed in Go 1.27).
 SMOKETIME   ?= 2000x
-# Modules beside the main one: each has its own go.mod. interop/ runs its
-# own tests (with Node, Python and Chromium) through its run.sh.
-SUBMODULES  := $(dir $(wildcard */go.mod))
+# Modules beside the main one: each has its own go.mod (one or two levels
+# down). interop/ runs its own tests (with Node, Python and Chromium)
+# through its run.sh.
+SUBMODULES  := $(dir $(wildcard */go.mod */*/go.mod))
 UNITMODULES := $(filter-out interop/ _asm/,$(SUBMODULES))
 
 .PHONY: test fmt-check vet lint unit purego race fuzz-smoke fuzz asm asm-check bench profile e2e interop load
@@ -31,6 +32,7 @@ vet:
 ## lint: staticcheck, pinned
 lint:
 	$(GO) run $(STATICCHECK) ./...
+	@for m in examples/eventloop/ interop/; do echo "staticcheck in $$m"; (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
 
 unit:
 	$(GO) test -count=1 ./...
