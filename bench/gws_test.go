@@ -14,12 +14,28 @@ package bench
 //	        on loopback, what gws.Server.RunListener does (the request read
 //	        from the raw connection, UpgradeFromConn); gws.NewClientFromConn
 //	        and gws.NewClient on the client side
-//	UTF-8:  validated on receive when CheckUtf8Enabled is set (off by default)
+//	UTF-8:  validated on receive when CheckUtf8Enabled is set (off by default;
+//	        after decompression)
+//	compression: ServerOption/ClientOption.PermessageDeflate{Enabled,
+//	        Level: 1, ServerContextTakeover and ClientContextTakeover for
+//	        takeover, Server/ClientMaxWindowBits: 15 (with takeover gws's
+//	        server defaults to 12)}; klauspost/compress flate; the server's
+//	        compressors are a pool of 32 per Upgrader (PoolSize), a client
+//	        has its own; default threshold 512 bytes without takeover
+//	idle server: what gws.Server does: http.ReadRequest from a 4 KiB
+//	        bufio.Reader, Upgrader.UpgradeFromConn, ReadLoop echoing with
+//	        WriteMessage
+//	handshake: raw:  http.ReadRequest on a reused 4 KiB bufio.Reader, then
+//	        Upgrader.UpgradeFromConn (what gws.Server does; gws has no
+//	        request parser of its own)
+//	        http: Upgrader.Upgrade(w, r)
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/lxzan/gws"
 )
@@ -45,9 +61,114 @@ func init() {
 			}
 			return gwsSend(c), nil
 		},
-		echoServe:  gwsEchoServe,
-		echoClient: gwsEchoClient,
+		echoServe:      gwsEchoServe,
+		echoClient:     gwsEchoClient,
+		compressPair:   gwsCompressPair,
+		compressServer: gwsCompressServer,
+		rawUpgrade: func() func(net.Conn) error {
+			up := gws.NewUpgrader(&gwsHandler{}, &gws.ServerOption{CheckUtf8Enabled: true})
+			br := bufio.NewReaderSize(nil, 4096)
+			return func(nc net.Conn) error {
+				br.Reset(nc)
+				r, err := http.ReadRequest(br)
+				if err != nil {
+					return err
+				}
+				_, err = up.UpgradeFromConn(nc, br, r)
+				return err
+			}
+		},
+		httpUpgrade: func() func(http.ResponseWriter, *http.Request) error {
+			up := gws.NewUpgrader(&gwsHandler{}, &gws.ServerOption{CheckUtf8Enabled: true})
+			return func(w http.ResponseWriter, r *http.Request) error {
+				_, err := up.Upgrade(w, r)
+				return err
+			}
+		},
 	})
+}
+
+func gwsDeflate(takeover bool) gws.PermessageDeflate {
+	return gws.PermessageDeflate{
+		Enabled:               true,
+		Level:                 1,
+		ServerContextTakeover: takeover,
+		ClientContextTakeover: takeover,
+		ServerMaxWindowBits:   15,
+		ClientMaxWindowBits:   15,
+	}
+}
+
+func gwsCompressPair(cn, sn net.Conn, takeover bool, _ int) (func([]byte) error, func(func([]byte) bool) error, error) {
+	stopped := false
+	var each func([]byte) bool
+	h := &gwsHandler{}
+	h.onMessage = func(c *gws.Conn, m *gws.Message) {
+		if !stopped && !each(m.Bytes()) {
+			stopped = true
+			_ = c.NetConn().Close() // ReadLoop returns at its next read
+		}
+		m.Close()
+	}
+	up := gws.NewUpgrader(h, &gws.ServerOption{CheckUtf8Enabled: true, PermessageDeflate: gwsDeflate(takeover)})
+	accepted := goDo(func() (*gws.Conn, error) {
+		br := bufio.NewReaderSize(sn, 4096)
+		r, err := http.ReadRequest(br)
+		if err != nil {
+			return nil, err
+		}
+		return up.UpgradeFromConn(sn, br, r)
+	})
+	opt := &gws.ClientOption{Addr: "ws://127.0.0.1:9/", CheckUtf8Enabled: true, PermessageDeflate: gwsDeflate(takeover)}
+	cc, resp, err := gws.NewClientFromConn(&gwsHandler{}, opt, cn)
+	if err != nil {
+		cn.Close()
+		accepted()
+		return nil, nil, err
+	}
+	sc, err := accepted()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+		return nil, nil, errors.New("permessage-deflate not negotiated")
+	}
+	send := func(p []byte) error { return cc.WriteMessage(gws.OpcodeText, p) }
+	recv := func(f func([]byte) bool) error {
+		each = f
+		sc.ReadLoop()
+		if stopped {
+			return nil
+		}
+		return h.closeErr
+	}
+	return send, recv, nil
+}
+
+// gwsEcho echoes every message; it keeps no state, so connections can
+// share it.
+type gwsEcho struct{ gws.BuiltinEventHandler }
+
+func (gwsEcho) OnMessage(c *gws.Conn, m *gws.Message) {
+	_ = c.WriteMessage(m.Opcode, m.Bytes())
+	m.Close()
+}
+
+func gwsCompressServer(takeover bool) (func(net.Conn), error) {
+	up := gws.NewUpgrader(gwsEcho{}, &gws.ServerOption{CheckUtf8Enabled: true, PermessageDeflate: gwsDeflate(takeover)})
+	return func(nc net.Conn) {
+		br := bufio.NewReaderSize(nc, 4096)
+		r, err := http.ReadRequest(br)
+		if err != nil {
+			nc.Close()
+			return
+		}
+		c, err := up.UpgradeFromConn(nc, br, r)
+		if err != nil {
+			return
+		}
+		c.ReadLoop()
+	}, nil
 }
 
 // gwsHandler passes messages to onMessage and keeps the error the

@@ -8,6 +8,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	stdflate "compress/flate"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -17,9 +18,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"testing"
 	"time"
 	"unicode/utf8"
 )
@@ -66,6 +70,31 @@ type lib struct {
 	// it sends p, receives the echo and hands it to each, until each
 	// returns false; then it closes the connection.
 	echoClient func(addr string, p []byte, each func([]byte) bool) error
+
+	// compressPair connects l's client on cn to l's server on sn with
+	// permessage-deflate at level 1 (where the level can be chosen) and 15-bit
+	// windows: context takeover in both directions, or server_ and
+	// client_no_context_takeover. It returns the client's send of one text
+	// message and the server's receive loop, which hands every message
+	// (valid during the call) to each until each returns false. maxSize is
+	// the largest message. errNoAPI: the library has no such mode.
+	compressPair func(cn, sn net.Conn, takeover bool, maxSize int) (send func(p []byte) error, recv func(each func([]byte) bool) error, err error)
+
+	// compressServer sets up what l's server shares between connections
+	// with permessage-deflate in that mode, and returns serve, which runs
+	// one connection on nc as the library's idiomatic echo server does (a
+	// goroutine blocked receiving the next message), from the opening
+	// handshake until the connection ends. errNoAPI: no such mode.
+	compressServer func(takeover bool) (serve func(nc net.Conn), err error)
+
+	// rawUpgrade returns a function that answers the opening handshake
+	// read from nc without net/http, the returned function being reused
+	// for every connection; nil when the library has no such API.
+	rawUpgrade func() func(nc net.Conn) error
+
+	// httpUpgrade returns a function that upgrades a request from an
+	// http.Handler's arguments, reused for every connection.
+	httpUpgrade func() func(w http.ResponseWriter, r *http.Request) error
 }
 
 // libOrder is the order in which libraries run inside each scenario.
@@ -519,4 +548,436 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
+}
+
+// ---- compression, idle memory and handshakes ----
+
+// compressMode is a permessage-deflate configuration the scenarios run.
+type compressMode struct {
+	name     string
+	takeover bool // context takeover in both directions, else no_context_takeover in both
+}
+
+var compressModes = []compressMode{{"takeover", true}, {"notakeover", false}}
+
+// jsonPayload returns n bytes (n >= 512) of JSON-like text: an array of
+// records with the same keys and varied values (ids, user names,
+// timestamps, prices, booleans, a few words, now and then a non-ASCII
+// word), as a chat or market-data feed sends. seed picks the values.
+func jsonPayload(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 0x6a09e667f3bcc908))
+	words := []string{"alpha", "bravo", "market", "order", "filled", "pending", "price", "update",
+		"room", "message", "hello", "world", "latency", "stream", "café", "Zürich", "naïve", "東京"}
+	sides := []string{"buy", "sell"}
+	b := make([]byte, 1, n)
+	b[0] = '['
+	var rec []byte
+	for {
+		rec = rec[:0]
+		rec = fmt.Appendf(rec, `{"id":%d,"user":"user_%d","ts":"2026-11-%02dT%02d:%02d:%02d.%03dZ",`,
+			100000+r.IntN(900000), r.IntN(5000), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60), r.IntN(1000))
+		rec = fmt.Appendf(rec, `"price":%d.%02d,"qty":%d,"side":"%s","active":%t,"text":"`,
+			r.IntN(2000), r.IntN(100), 1+r.IntN(500), sides[r.IntN(2)], r.IntN(2) == 0)
+		for i := range 3 + r.IntN(6) {
+			if i > 0 {
+				rec = append(rec, ' ')
+			}
+			rec = append(rec, words[r.IntN(len(words))]...)
+		}
+		rec = append(rec, `"}`...)
+		if len(b)+1+len(rec)+1 > n {
+			break
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, rec...)
+	}
+	for len(b) < n-1 {
+		b = append(b, ' ')
+	}
+	return append(b, ']')
+}
+
+// pipeConn is one end of an in-memory connection (newPipe). Writes append
+// to the peer's inbox and never block; reads take from the own inbox and
+// block while it is empty, until either end closes. Unlike net.Pipe, bytes
+// written whole wait to be read, so one goroutine can send a message and
+// then receive it: the compression scenario has no goroutine switch per
+// message.
+type pipeConn struct {
+	connBase
+	in, out *pipeBuf
+}
+
+// pipeBuf is one direction of a pipe.
+type pipeBuf struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	buf     []byte
+	off     int
+	closed  bool
+	waiting bool // a reader is blocked on the empty buffer
+	free    bool // drop the buffer once drained (memory measurements)
+}
+
+func newPipeBuf(free bool) *pipeBuf {
+	b := &pipeBuf{free: free}
+	b.cond.L = &b.mu
+	return b
+}
+
+// newPipe returns the two ends of an in-memory connection. With free, a
+// drained direction gives its buffer back to the garbage collector, so that
+// an idle pipe holds no buffer; without, the buffer is reused.
+func newPipe(free bool) (a, b *pipeConn) {
+	ab, ba := newPipeBuf(free), newPipeBuf(free)
+	return &pipeConn{in: ba, out: ab}, &pipeConn{in: ab, out: ba}
+}
+
+func (c *pipeConn) Read(p []byte) (int, error) {
+	b := c.in
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.off == len(b.buf) && !b.closed {
+		b.waiting = true
+		b.cond.Wait()
+		b.waiting = false
+	}
+	if b.off == len(b.buf) {
+		return 0, io.EOF
+	}
+	n := copy(p, b.buf[b.off:])
+	b.off += n
+	if b.off == len(b.buf) {
+		b.off = 0
+		b.buf = b.buf[:0]
+		if b.free {
+			b.buf = nil
+		}
+	}
+	return n, nil
+}
+
+func (c *pipeConn) Write(p []byte) (int, error) {
+	b := c.out
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, net.ErrClosed
+	}
+	b.buf = append(b.buf, p...)
+	b.cond.Signal()
+	return len(p), nil
+}
+
+// Close closes both directions: reads drain what is buffered, then return
+// io.EOF; writes fail.
+func (c *pipeConn) Close() error {
+	for _, b := range []*pipeBuf{c.in, c.out} {
+		b.mu.Lock()
+		b.closed = true
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	}
+	return nil
+}
+
+// unread returns a copy of what the peer wrote and this end has not read.
+func (c *pipeConn) unread() []byte {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
+	return bytes.Clone(c.in.buf[c.in.off:])
+}
+
+// idle reports whether a reader is blocked on this end with nothing to
+// read.
+func (c *pipeConn) idle() bool {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
+	return c.in.waiting && c.in.off == len(c.in.buf)
+}
+
+// goDo runs f in a new goroutine; the returned function waits for its
+// results. A server's handshake runs so while the client's runs in the
+// caller's goroutine.
+func goDo[T any](f func() (T, error)) func() (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f()
+		ch <- result{v, err}
+	}()
+	return func() (T, error) {
+		r := <-ch
+		return r.v, r.err
+	}
+}
+
+// httpConn plays net/http's server for one connection, for the libraries
+// that upgrade from an http.Handler. The request is read through a 4 KiB
+// bufio.Reader over nc; the ResponseWriter's Hijack hands that reader and a
+// 4 KiB bufio.Writer over, as net/http's server does with its
+// connection's buffers. A status set with WriteHeader before the hijack is
+// written then (status line, http.Header.Write, blank line) and flushed, as
+// net/http flushes a handler's header when it hijacks. Unlike net/http,
+// reset lets one httpConn serve its request again without allocating (the
+// handshake benchmark), and Hijack reuses one bufio.ReadWriter where
+// net/http allocates one.
+type httpConn struct {
+	nc       net.Conn
+	req      *http.Request
+	bufr     *bufio.Reader
+	bufw     *bufio.Writer
+	brw      bufio.ReadWriter
+	header   http.Header
+	status   int
+	hijacked bool
+}
+
+// newHTTPConn reads a request from nc and returns the connection that
+// serves it; h.req is the request.
+func newHTTPConn(nc net.Conn) (*httpConn, error) {
+	h := &httpConn{nc: nc, bufr: bufio.NewReaderSize(nc, 4096), bufw: bufio.NewWriterSize(nc, 4096), header: http.Header{}}
+	r, err := http.ReadRequest(h.bufr)
+	if err != nil {
+		return nil, err
+	}
+	r.RemoteAddr = nc.RemoteAddr().String()
+	h.req = r
+	h.brw = bufio.ReadWriter{Reader: h.bufr, Writer: h.bufw}
+	return h, nil
+}
+
+// reset makes h ready to serve its request again.
+func (h *httpConn) reset() {
+	clear(h.header)
+	h.status, h.hijacked = 0, false
+	h.bufr.Reset(h.nc)
+	h.bufw.Reset(h.nc)
+}
+
+func (h *httpConn) Header() http.Header { return h.header }
+
+func (h *httpConn) Write(p []byte) (int, error) {
+	if h.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return len(p), nil // a refusal's body: not needed
+}
+
+func (h *httpConn) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *httpConn) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	h.hijacked = true
+	if h.status != 0 {
+		var num [8]byte
+		h.bufw.WriteString("HTTP/1.1 ")
+		h.bufw.Write(strconv.AppendInt(num[:0], int64(h.status), 10))
+		h.bufw.WriteString(" ")
+		h.bufw.WriteString(http.StatusText(h.status))
+		h.bufw.WriteString("\r\n")
+		if err := h.header.Write(h.bufw); err != nil {
+			return nil, nil, err
+		}
+		h.bufw.WriteString("\r\n")
+		if err := h.bufw.Flush(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return h.nc, &h.brw, nil
+}
+
+// browserRequest is the opening handshake a browser sends (Chrome's
+// headers, in Chrome's order), offering permessage-deflate.
+const browserRequest = "GET /chat HTTP/1.1\r\n" +
+	"Host: example.com\r\n" +
+	"Connection: Upgrade\r\n" +
+	"Pragma: no-cache\r\n" +
+	"Cache-Control: no-cache\r\n" +
+	"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n" +
+	"Upgrade: websocket\r\n" +
+	"Origin: http://example.com\r\n" +
+	"Sec-WebSocket-Version: 13\r\n" +
+	"Accept-Encoding: gzip, deflate, br, zstd\r\n" +
+	"Accept-Language: en-US,en;q=0.9\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+	"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" +
+	"\r\n"
+
+// handshakeConn is a net.Conn whose reads return a request once, then
+// io.EOF, and whose writes are discarded, or recorded while capture is
+// set. reset serves the request again.
+type handshakeConn struct {
+	connBase
+	req     []byte
+	off     int
+	capture bool
+	wire    bytes.Buffer
+}
+
+func (c *handshakeConn) reset() { c.off = 0 }
+
+func (c *handshakeConn) Read(p []byte) (int, error) {
+	if c.off == len(c.req) {
+		return 0, io.EOF
+	}
+	n := copy(p, c.req[c.off:])
+	c.off += n
+	return n, nil
+}
+
+func (c *handshakeConn) Write(p []byte) (int, error) {
+	if c.capture {
+		c.wire.Write(p)
+	}
+	return len(p), nil
+}
+
+func (c *handshakeConn) Close() error { return nil }
+
+func (c *handshakeConn) startCapture() { c.wire.Reset(); c.capture = true }
+func (c *handshakeConn) takeCapture() []byte {
+	c.capture = false
+	return bytes.Clone(c.wire.Bytes())
+}
+
+// checkUpgradeResponse checks that wire is exactly one 101 response
+// accepting the key of browserRequest, without extensions (compression is
+// off in the handshake scenario).
+func checkUpgradeResponse(wire []byte) error {
+	br := bufio.NewReader(bytes.NewReader(wire))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return fmt.Errorf("reading the response %q: %v", wire, err)
+	}
+	h := resp.Header
+	switch {
+	case resp.StatusCode != http.StatusSwitchingProtocols:
+		return fmt.Errorf("status %d, want 101", resp.StatusCode)
+	case h.Get("Sec-WebSocket-Accept") != acceptKey("dGhlIHNhbXBsZSBub25jZQ=="):
+		return fmt.Errorf("Sec-WebSocket-Accept %q", h.Get("Sec-WebSocket-Accept"))
+	case !strings.EqualFold(h.Get("Upgrade"), "websocket"):
+		return fmt.Errorf("Upgrade %q", h.Get("Upgrade"))
+	case !strings.Contains(strings.ToLower(h.Get("Connection")), "upgrade"):
+		return fmt.Errorf("Connection %q", h.Get("Connection"))
+	case len(h.Values("Sec-WebSocket-Extensions")) > 0:
+		return fmt.Errorf("answered extensions %q with compression off", h.Values("Sec-WebSocket-Extensions"))
+	case br.Buffered() > 0:
+		return fmt.Errorf("%d bytes after the response", br.Buffered())
+	}
+	return nil
+}
+
+// deflateReadTail closes a permessage-deflate payload for a plain inflater
+// (RFC 7692 §7.2.2, and an empty final block).
+var deflateReadTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+// inflateIndependent decompresses a permessage-deflate payload compressed
+// without history, with the standard library's decoder (none of the
+// libraries under test uses it to decompress with wsmem's and gws's
+// klauspost/compress).
+func inflateIndependent(z []byte) ([]byte, error) {
+	fr := stdflate.NewReader(io.MultiReader(bytes.NewReader(z), bytes.NewReader(deflateReadTail)))
+	return io.ReadAll(fr)
+}
+
+// deflateIndependent compresses p as a permessage-deflate payload without
+// history, at level 1, with the standard library's encoder.
+func deflateIndependent(p []byte) []byte {
+	var out bytes.Buffer
+	fw, _ := stdflate.NewWriter(&out, stdflate.BestSpeed)
+	fw.Write(p)
+	fw.Flush()
+	return bytes.TrimSuffix(out.Bytes(), deflateReadTail[:4])
+}
+
+// checkCompressedMessage checks that wire is one text message with payload
+// p, sent compressed: RSV1 on its first frame only, every frame masked when
+// masked, fewer payload bytes than p. With noHistory the payload is
+// inflated independently and compared with p. It returns the compressed
+// payload's length.
+func checkCompressedMessage(wire []byte, p []byte, masked, noHistory bool) (int, error) {
+	fs, err := decodeFrames(wire)
+	if err != nil {
+		return 0, fmt.Errorf("decoding the written bytes: %v", err)
+	}
+	if len(fs) == 0 {
+		return 0, errors.New("wrote no frame")
+	}
+	var z []byte
+	for i, f := range fs {
+		wantOp, wantRsv := byte(0), byte(0)
+		if i == 0 {
+			wantOp, wantRsv = opText, 4 // RSV1
+		}
+		switch {
+		case f.fin != (i == len(fs)-1) || f.op != wantOp:
+			return 0, fmt.Errorf("frame %d of %d: fin=%v op=%d, want op %d", i, len(fs), f.fin, f.op, wantOp)
+		case f.rsv != wantRsv:
+			return 0, fmt.Errorf("frame %d of %d: rsv=%d, want %d (RSV1 on the first frame: compressed)", i, len(fs), f.rsv, wantRsv)
+		case f.masked != masked:
+			return 0, fmt.Errorf("frame %d: masked=%v, want %v", i, f.masked, masked)
+		}
+		z = append(z, f.payload...)
+	}
+	if len(z) >= len(p) {
+		return 0, fmt.Errorf("%d bytes on the wire for a %d-byte message: not compressed", len(z), len(p))
+	}
+	if noHistory {
+		got, err := inflateIndependent(z)
+		if err != nil {
+			return 0, fmt.Errorf("inflating what was written: %v", err)
+		}
+		if !bytes.Equal(got, p) {
+			return 0, fmt.Errorf("what was written inflates to %d bytes that differ from the %d sent", len(got), len(p))
+		}
+	}
+	return len(z), nil
+}
+
+// cpuLoop wraps b.Loop and also reports the process's CPU time (user and
+// system, every thread: the libraries' goroutines and the garbage
+// collector included) per iteration, as cpu-ns/op. On a shared machine the
+// time per op grows with the load of other processes; the CPU time per op
+// much less.
+func cpuLoop(b *testing.B) func() bool {
+	var start time.Duration
+	n := 0
+	return func() bool {
+		more := b.Loop()
+		if n == 0 && more {
+			start = processCPU()
+		}
+		if more {
+			n++
+			return true
+		}
+		if n > 0 {
+			b.ReportMetric(float64(processCPU()-start)/float64(n), "cpu-ns/op")
+		}
+		return false
+	}
+}
+
+// processCPU returns the CPU time the process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -20,7 +20,7 @@ BENCH=${BENCH:-.}
 BENCHTIME=${BENCHTIME:-1s}
 BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 # The scenarios in the order they are printed, and each one's columns.
-SCENARIOS=(Mask ServerRead ServerWrite ClientWrite Echo UTF8Read)
+SCENARIOS=(Mask ServerRead ServerWrite ClientWrite Echo UTF8Read Compress Retained Handshake)
 PEERS="wsmem gorilla gobwas coder gws"
 
 start=$(date +%s)
@@ -68,13 +68,18 @@ csv=$out/benchstat.csv
 for s in "${SCENARIOS[@]}"; do
 	grep -q "^Benchmark$s/" "$raw" || continue
 	cols=$PEERS
-	[ "$s" = Mask ] && cols="wsmem gobwas copy"
+	filter=".name:$s"
+	case $s in
+	Mask) cols="wsmem gobwas copy" ;;
+	# Retained reports B/conn only (its timed loop is empty).
+	Retained) filter="$filter .unit:B/conn" ;;
+	esac
 	{
 		echo
 		echo "=== $s ==="
-		go run "$BENCHSTAT" -filter ".name:$s" -col "/lib@($cols)" "$raw" 2>/dev/null
+		go run "$BENCHSTAT" -filter "$filter" -col "/lib@($cols)" "$raw" 2>/dev/null
 	} >>"$tables"
-	go run "$BENCHSTAT" -filter ".name:$s" -col "/lib@($cols)" -format csv "$raw" 2>/dev/null >>"$csv"
+	go run "$BENCHSTAT" -filter "$filter" -col "/lib@($cols)" -format csv "$raw" 2>/dev/null >>"$csv"
 	echo >>"$csv"
 done
 cat "$tables"
@@ -82,6 +87,16 @@ cat "$tables"
 echo
 echo "=== wsmem / fastest peer (median sec/op; below 1: wsmem is faster) ==="
 go run ./cmd/benchratio <"$csv" | tee "$out/ratio.txt"
+if grep -q "cpu-ns/op" "$raw"; then
+	echo
+	echo "=== wsmem / fastest peer (median CPU time per op, every thread; below 1: wsmem is faster) ==="
+	go run ./cmd/benchratio -unit cpu-sec/op <"$csv" | tee -a "$out/ratio.txt"
+fi
+if grep -q "^BenchmarkRetained/" "$raw"; then
+	echo
+	echo "=== wsmem / leanest peer (median B/conn kept per idle connection; below 1: wsmem keeps less) ==="
+	go run ./cmd/benchratio -unit B/conn <"$csv" | tee -a "$out/ratio.txt"
+fi
 
 echo
 echo "done in $(($(date +%s) - start))s; results in bench/$out"

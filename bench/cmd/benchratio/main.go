@@ -1,8 +1,9 @@
 // Command benchratio reads benchstat's CSV output (benchstat -format csv
 // -col /lib ...) on standard input and prints, for every row of every
-// sec/op table, wsmem's median time divided by the fastest peer's: below 1
-// wsmem is faster. Columns named in -skip (the copy() baseline) are not
-// peers.
+// table of one unit (-unit, sec/op by default), wsmem's median divided by
+// the best peer's (the smallest value: the fastest, or the one that keeps
+// the fewest bytes for -unit B/conn): below 1 wsmem is better. Columns
+// named in -skip (the copy() baseline) are not peers.
 package main
 
 import (
@@ -45,7 +46,11 @@ func run(in io.Reader, out io.Writer, self, unit string, skipped map[string]bool
 	r.FieldsPerRecord = -1
 	w := bufio.NewWriter(out)
 	defer w.Flush()
-	fmt.Fprintf(w, "%-44s %12s  %-8s %12s  %s\n", "benchmark", self, "fastest", "its time", self+"/fastest")
+	best, worse := "fastest", "slower"
+	if !strings.HasSuffix(unit, "sec/op") {
+		best, worse = "best", "more"
+	}
+	fmt.Fprintf(w, "%-48s %12s  %-8s %12s  %s\n", "benchmark", self, best, "its "+unit, self+"/"+best)
 	var cur *table
 	var pending map[int]string // lib header seen, waiting for the unit line
 	rows, slower := 0, 0
@@ -107,14 +112,32 @@ func run(in io.Reader, out io.Writer, self, unit string, skipped map[string]bool
 		ratio := mine / best
 		mark := ""
 		if ratio > 1.05 {
-			mark = "  <- slower"
+			mark = "  <- " + worse
 			slower++
 		}
 		rows++
-		fmt.Fprintf(w, "%-44s %12s  %-8s %12s  %6.2fx%s\n", name, dur(mine), bestLib, dur(best), ratio, mark)
+		fmt.Fprintf(w, "%-48s %12s  %-8s %12s  %6.2fx%s\n", name, format(mine, unit), bestLib, format(best, unit), ratio, mark)
 	}
-	fmt.Fprintf(w, "%d rows; %s is more than 5%% slower than the fastest peer in %d\n", rows, self, slower)
+	fmt.Fprintf(w, "%d rows; %s is more than 5%% %s than the %s peer in %d\n", rows, self, worse, best, slower)
 	return nil
+}
+
+// format formats a value of unit: seconds (sec/op, cpu-sec/op) as
+// durations, bytes with binary prefixes, anything else as a number.
+func format(v float64, unit string) string {
+	switch {
+	case strings.HasSuffix(unit, "sec/op"):
+		return dur(v)
+	case strings.HasPrefix(unit, "B/"):
+		switch {
+		case v >= 1<<20:
+			return fmt.Sprintf("%.3gMiB", v/(1<<20))
+		case v >= 1<<10:
+			return fmt.Sprintf("%.3gKiB", v/(1<<10))
+		}
+		return fmt.Sprintf("%.3gB", v)
+	}
+	return fmt.Sprintf("%.4g", v)
 }
 
 // suffix returns the -GOMAXPROCS suffix of a benchmark name, if any.
