@@ -253,8 +253,20 @@ func (c *Conn) sendUpgrade(resource, host string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.acceptResponse(c.rbuf[c.rr:c.rr+n], &key); err != nil {
+		return err
+	}
+	c.rr += n
+	c.release()
+	setNames(c, resource, host)
+	return nil
+}
+
+// acceptResponse checks the server's answer head to the request sent with
+// key, and applies what it agreed on: subprotocol and compression.
+func (c *Conn) acceptResponse(head []byte, key *[24]byte) error {
 	var resp responseHead
-	if err := parseResponse(c.rbuf[c.rr:c.rr+n], &key, &resp); err != nil {
+	if err := parseResponse(head, key, &resp); err != nil {
 		return err
 	}
 	if err := checkProtocol(&resp, c.cfg.Subprotocols); err != nil {
@@ -273,9 +285,6 @@ func (c *Conn) sendUpgrade(resource, host string) error {
 		}
 	}
 	c.setProtocol(resp.protocol)
-	c.rr += n
-	c.release()
-	setNames(c, resource, host)
 	return nil
 }
 

@@ -18,6 +18,9 @@ func (c *Conn) makeWay(n int, op OpCode) (queue bool, err error) {
 		if c.push.out == nil {
 			return false, ErrPushMode // no output open: not inside Feed or an Append call
 		}
+		if !c.server && c.flags&NoHTTP == 0 && !c.upgraded {
+			return false, errUpgradeFirst
+		}
 		queued = len(c.push.out)
 	case c.pending == nil:
 		return false, nil

@@ -53,7 +53,8 @@ type Conn struct {
 
 	// Push mode (see Feed).
 	pushMode      bool
-	handshaking   bool     // a push server still waits for the upgrade request
+	handshaking   bool     // a push server waits for the upgrade request, a push client for the answer
+	upgraded      bool     // a push client's opening handshake succeeded
 	closeReported bool     // Feed already called OnClose
 	hn            uint8    // header bytes kept in scratch across Feed calls
 	ctlN          uint8    // control payload bytes gathered in scratch
@@ -190,7 +191,7 @@ func (c *Conn) resetState() {
 	c.nread = 0
 	c.resourceLen, c.hostLen, c.protocol = 0, 0, 0
 	c.compress = false
-	c.pushMode, c.handshaking, c.closeReported = false, false, false
+	c.pushMode, c.handshaking, c.closeReported, c.upgraded = false, false, false, false
 	c.hn, c.ctlN = 0, 0
 	c.push.out = nil
 	c.endInflate()

@@ -65,18 +65,52 @@ func NewPushServer(flags Flags, st *Storage, cfg *Config) *Conn {
 }
 
 // NewPushClient makes st the client side of a connection driven by an
-// event loop. It supports NoHTTP only (the HTTP client handshake is done by
-// AttachClient or Dial); without it, it returns ErrNotSupported.
+// event loop. With NoHTTP frames flow at once; without it, the connection
+// starts with AppendUpgrade, and the server's answer is the first thing
+// fed. The error is always nil (the signature is kept for callers of the
+// NoHTTP-only version). It allocates nothing with a Storage.
 func NewPushClient(flags Flags, st *Storage, cfg *Config) (*Conn, error) {
-	if flags&NoHTTP == 0 {
-		return nil, ErrNotSupported
-	}
 	if st == nil {
 		st = new(Storage)
 	}
 	c := attach(&st.conn.push, flags, st, cfg, false)
 	c.pushMode = true
 	return c, nil
+}
+
+// errUpgradeFirst is returned by sends on a push client that has not
+// finished its opening handshake.
+var errUpgradeFirst = errors.New("wsmem: the opening handshake is not done: AppendUpgrade, then Feed the answer")
+
+// AppendUpgrade appends the opening handshake's request for resource on
+// host to out (libdill's ws_attach_client, in push mode): write it, then
+// Feed what the server answers; Feed checks the answer and goes on with
+// the frames that follow it. The request's key waits in the Storage. It
+// is for push clients made without NoHTTP, once.
+func (c *Conn) AppendUpgrade(out []byte, resource, host string) ([]byte, error) {
+	if !c.pushMode || c.server || c.flags&NoHTTP != 0 || c.handshaking || c.upgraded {
+		return out, ErrNotSupported
+	}
+	if resource == "" {
+		resource = "/"
+	}
+	if err := checkRequestParams(resource, host, c.cfg.Subprotocols, nil); err != nil {
+		return out, err
+	}
+	if len(resource)+len(host) > c.nameLimit() {
+		return out, errNamesTooLong
+	}
+	key, err := RequestKey()
+	if err != nil {
+		return out, err
+	}
+	var offerBuf [96]byte
+	offer := c.extensionOffer(offerBuf[:0])
+	out = appendRequest(out, resource, host, &key, c.cfg.Subprotocols, offer)
+	copy(c.scratch[:len(key)], key[:]) // the scratch is idle until the answer is whole
+	setNames(c, resource, host)
+	c.handshaking = true
+	return out, nil
 }
 
 // Feed processes bytes the event loop read from the connection. It calls
@@ -158,6 +192,9 @@ func (c *Conn) appendOut(out []byte, send func() error) ([]byte, error) {
 func (c *Conn) feed(in []byte, h Handler) error {
 	if err := c.recvState(); err != nil {
 		return err
+	}
+	if !c.server && c.flags&NoHTTP == 0 && !c.upgraded && !c.handshaking {
+		return errUpgradeFirst
 	}
 	if c.handshaking {
 		n, err := c.feedHandshake(in)
@@ -350,15 +387,27 @@ func (c *Conn) feedHandshake(in []byte) (int, error) {
 		if len(all) >= limit {
 			messagePool.release(&c.msg)
 			c.handshaking = false
+			if !c.server {
+				c.shutdown()
+				return len(in), errHeadTooLarge
+			}
 			return len(in), c.refuse(431)
 		}
 		return len(in), nil
 	}
 	end += max(0, prev-3)
 	used := end - prev
-	err := c.respondUpgrade(all[:end])
+	var err error
+	if c.server {
+		err = c.respondUpgrade(all[:end])
+	} else {
+		var key [24]byte
+		copy(key[:], c.scratch[:len(key)])
+		err = c.acceptResponse(all[:end], &key)
+	}
 	messagePool.release(&c.msg)
 	c.handshaking = false
+	c.upgraded = err == nil
 	if err != nil {
 		c.shutdown()
 		return len(in), err

@@ -113,8 +113,6 @@ func TestAppendSend(t *testing.T) {
 	r, _, err := feedAll(t, srv, out, []int{777})
 	require.NoError(t, err)
 	require.Equal(t, []string{"binary:" + strings.Repeat("z", 5000)}, r.msgs)
-	_, err = NewPushClient(0, nil, nil)
-	require.ErrorIs(t, err, ErrNotSupported)
 	_, _, err = srv.Recv(make([]byte, 1))
 	require.ErrorIs(t, err, ErrPushMode)
 }
@@ -307,4 +305,58 @@ func TestCheckTarget(t *testing.T) {
 	require.ErrorAs(t, err, &he)
 	require.Equal(t, 404, he.Status)
 	require.True(t, strings.HasPrefix(string(out), "HTTP/1.1 404 Not Found\r\n"))
+}
+
+// A push client and a push server do the whole opening handshake through
+// their outputs and Feed, then exchange frames; the client checks the
+// answer it gets.
+func TestPushClientHandshake(t *testing.T) {
+	cfg := &Config{Subprotocols: []string{"chat"}, Compression: CompressionConfig{Enabled: true}}
+	cl, err := NewPushClient(0, namedStorage(64), cfg)
+	require.NoError(t, err)
+	_, err = cl.AppendSend(nil, Text, []byte("too early"))
+	require.ErrorIs(t, err, errUpgradeFirst)
+	req, err := cl.AppendUpgrade(nil, "/chat?room=2", "example.com")
+	require.NoError(t, err)
+	_, err = cl.AppendUpgrade(nil, "/again", "example.com")
+	require.ErrorIs(t, err, ErrNotSupported)
+	require.Equal(t, "/chat?room=2", string(cl.Resource()))
+
+	srv := NewPushServer(0, new(Storage), cfg)
+	sr := newRecorder()
+	resp, err := srv.Feed(req, sr, nil)
+	require.NoError(t, err)
+	require.Equal(t, "chat", srv.Subprotocol())
+	// The answer and a first frame in one read, fed a byte at a time.
+	resp, err = srv.AppendSend(resp, Text, []byte("welcome"))
+	require.NoError(t, err)
+	cr := newRecorder()
+	var out []byte
+	for i := range resp {
+		out, err = cl.Feed(resp[i:i+1], cr, out)
+		require.NoError(t, err)
+	}
+	require.Empty(t, out)
+	require.Equal(t, []string{"text:welcome"}, cr.msgs)
+	require.Equal(t, "chat", cl.Subprotocol())
+	require.True(t, cl.Compression())
+	msg := bytes.Repeat([]byte("hello push "), 100)
+	out, err = cl.AppendSend(nil, Text, msg)
+	require.NoError(t, err)
+	require.Less(t, len(out), len(msg), "compressed")
+	_, err = srv.Feed(out, sr, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"text:" + string(msg)}, sr.msgs)
+
+	// A wrong answer fails the client.
+	cl, _ = NewPushClient(0, new(Storage), nil)
+	_, err = cl.AppendUpgrade(nil, "/", "example.com")
+	require.NoError(t, err)
+	bad := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+	cr = newRecorder()
+	_, err = cl.Feed([]byte(bad), cr, nil)
+	require.ErrorIs(t, err, ErrProtocol) // as AttachClient reports it
+	require.ErrorContains(t, err, "Sec-WebSocket-Accept")
+	require.Equal(t, 1, cr.closed)
 }
