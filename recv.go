@@ -202,6 +202,7 @@ func (c *Conn) nextFrame(land []byte) (int, error) {
 	for {
 		if c.rr == c.rw && len(land) >= landMin && c.readSlab() == nil {
 			c.release()
+			c.scratchIn = false
 			m, err := c.nc.Read(land[:min(len(land), c.cfg.readBufferSize())])
 			c.nread += uint64(m)
 			if m == 0 {
@@ -297,6 +298,7 @@ func (c *Conn) readData(dst []byte) (n int, end bool, err error) {
 			}
 			c.release()
 			k := int(min(c.p.left, int64(len(dst)-n)))
+			c.scratchIn = false // this read goes elsewhere: the scratch says nothing of the stream
 			m, rerr := c.nc.Read(dst[n : n+k])
 			c.nread += uint64(m)
 			if m > 0 {

@@ -3,6 +3,7 @@ package wsmem
 import (
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"testing"
 	"unsafe"
 
@@ -28,7 +29,7 @@ func (i *idleConn) Read(p []byte) (int, error) {
 	if len(i.in) == 0 {
 		i.idleReads++
 		c := i.c
-		if c.rpool != nil || c.msg != nil || c.partial != nil || c.pending != nil {
+		if c.rpool != nil || c.msg != nil || c.partial != nil || c.pending != nil || c.zbuf != nil || c.infl != nil {
 			i.heldWhenIdle = true
 		}
 		return 0, io.EOF
@@ -84,12 +85,33 @@ func TestIdleReceiverHoldsNoPooledBuffer(t *testing.T) {
 		},
 		"Serve": func(c *Conn) error { return c.Serve(NopHandler{}) },
 	}
-	for name, recv := range receivers {
-		ic := &idleConn{memConn: memConn{in: stream, chunk: 1500}}
-		ic.c = serverOn(t, ic, 0, nil)
-		require.Error(t, recv(ic.c), name)
-		require.Equal(t, 1, ic.idleReads, name)
-		require.False(t, ic.heldWhenIdle, "%s held a pooled buffer while waiting", name)
+	// The same messages compressed (context takeover), as a client sends
+	// them.
+	params := deflateParams{}
+	cl, _ := NewPushClient(NoHTTP, new(Storage), nil)
+	cl.enableDeflate(params)
+	var zstream []byte
+	noisy := make([]byte, 16<<10) // hex of random bytes: it compresses to about half
+	for i := range noisy {
+		noisy[i] = "0123456789abcdef"[rand.IntN(16)]
+	}
+	for _, m := range [][]byte{noisy} { // read straight into the message buffer after a header read that filled the scratch
+		zstream, _ = cl.AppendSend(zstream, Text, m)
+	}
+	require.Greater(t, len(zstream), 8<<10)
+	for _, compressed := range []bool{false, true} {
+		for name, recv := range receivers {
+			ic := &idleConn{memConn: memConn{in: stream, chunk: 1500}}
+			ic.c = serverOn(t, ic, 0, nil)
+			if compressed {
+				ic.in = zstream
+				ic.c.enableDeflate(params)
+				name += " compressed"
+			}
+			require.Error(t, recv(ic.c), name)
+			require.Equal(t, 1, ic.idleReads, name)
+			require.False(t, ic.heldWhenIdle, "%s held a pooled buffer while waiting", name)
+		}
 	}
 }
 
