@@ -38,12 +38,13 @@ type Config struct {
 	// CheckOrigin decides whether a server accepts a request's Origin
 	// (nil when absent) for its Host; a refusal answers 403. By default a
 	// request without Origin, or whose Origin's host is the Host, is
-	// accepted. The slices are valid during the call only.
+	// accepted. The slices are valid during the call only and must not be
+	// modified.
 	CheckOrigin func(origin, host []byte) bool
 	// CheckTarget, if set, decides whether a server accepts a request for
 	// target (the path and query) on host; a refusal answers 404. It lets
 	// AttachServer and push servers route before upgrading. The slices are
-	// valid during the call only.
+	// valid during the call only and must not be modified.
 	CheckTarget func(target, host []byte) bool
 	// Compression configures permessage-deflate (RFC 7692); it is off
 	// unless Compression.Enabled.

@@ -3,6 +3,7 @@ package wsmem
 import (
 	"net/http"
 	"time"
+	"unsafe"
 )
 
 // Upgrade turns a net/http request into the server side of a WebSocket
@@ -93,18 +94,18 @@ func checkUpgrade(r *http.Request, cfg *Config, req *requestHead, st *Storage) i
 		return 426
 	}
 	keys := r.Header["Sec-Websocket-Key"]
-	if len(keys) != 1 || !validKey([]byte(keys[0])) {
+	if len(keys) != 1 || !validKey(viewBytes(keys[0])) {
 		return 400
 	}
-	req.key = []byte(keys[0])
+	req.key = viewBytes(keys[0])
 	var origin []byte
 	if o := r.Header["Origin"]; len(o) > 0 {
-		origin = []byte(o[0])
+		origin = viewBytes(o[0])
 	}
-	if !cfg.originAllowed(origin, []byte(r.Host)) {
+	if !cfg.originAllowed(origin, viewBytes(r.Host)) {
 		return 403
 	}
-	if cfg.CheckTarget != nil && !cfg.CheckTarget([]byte(r.RequestURI), []byte(r.Host)) {
+	if cfg.CheckTarget != nil && !cfg.CheckTarget(viewBytes(r.RequestURI), viewBytes(r.Host)) {
 		return 404
 	}
 	if len(r.RequestURI)+len(r.Host) > st.conn.nameLimit() {
@@ -143,3 +144,8 @@ func negotiateDeflateHeader(values []string, cfg *Config) (deflateParams, bool, 
 	}
 	return negotiateDeflate(lines, &cfg.Compression)
 }
+
+// viewBytes returns the bytes of s without copying them. The view is
+// read-only: nothing in the package writes to it, and the callbacks that
+// get one (Config.CheckOrigin, CheckTarget) must not either.
+func viewBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
