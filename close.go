@@ -157,6 +157,7 @@ func (c *Conn) Close() error {
 		// The event loop serializes calls: nothing else uses the buffers.
 		c.set(stateClosed)
 		c.dropReadBuffers()
+		c.dropSendWindow()
 		return nil
 	}
 	if c.wmu.TryLock() {
