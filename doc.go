@@ -33,9 +33,14 @@
 //
 // [NewPushServer] and [NewPushClient] make connections that an event loop
 // drives: [Conn.Feed] takes the bytes the loop read (the opening handshake
-// included), calls the [Handler], and appends what the protocol must answer
-// to the loop's output buffer; [Conn.AppendSend] frames the application's
-// messages into the same buffer. No goroutine per connection, no blocking.
+// included: a client starts with [Conn.AppendUpgrade]), calls the
+// [Handler], and appends what the protocol must answer to the loop's
+// output buffer; [Conn.AppendSend] and [Conn.AppendPrepared] frame the
+// application's messages into the same buffer, and a Handler's Send during
+// Feed appends to Feed's output. [Config.CheckTarget] routes a request
+// before the upgrade, and [Storage.Conn] finds a slot's connection. No
+// goroutine per connection, no blocking; examples/eventloop runs it on
+// epoll.
 // The same parser checks frames for both modes, and a fuzz target holds
 // Feed to the blocking API's results on any stream split at any points.
 //
