@@ -201,3 +201,48 @@ type printer struct{ wsmem.NopHandler }
 func (printer) OnMessage(_ *wsmem.Conn, typ wsmem.Flags, data []byte) {
 	fmt.Println(typ, string(data))
 }
+
+// A push client and a push server in one process, with no socket between
+// them: each one's output is the other one's input, the opening handshake
+// included. A loop over real sockets does the same with read and write.
+func ExampleConn_AppendUpgrade() {
+	srv := wsmem.NewPushServer(0, new(wsmem.Storage), nil)
+	cli, _ := wsmem.NewPushClient(0, new(wsmem.Storage), nil)
+
+	request, err := cli.AppendUpgrade(nil, "/chat", "example.com")
+	fmt.Println("request:", err)
+	answer, err := srv.Feed(request, printer{}, nil) // the 101 response
+	fmt.Println("answer:", err)
+	answer, _ = srv.AppendSend(answer, wsmem.Text, []byte("welcome"))
+	_, err = cli.Feed(answer, printer{}, nil)
+	fmt.Println("client:", err)
+
+	hello, _ := cli.AppendSend(nil, wsmem.Text, []byte("hello"))
+	_, err = srv.Feed(hello, printer{}, nil)
+	fmt.Println("server:", err)
+	// Output:
+	// request: <nil>
+	// answer: <nil>
+	// text welcome
+	// client: <nil>
+	// text hello
+	// server: <nil>
+}
+
+// The outbound budget in push mode: out is the output the loop has not
+// written yet; a send that would take it past Config.MaxQueued is refused
+// and leaves out as it was.
+func ExampleConfig_maxQueued() {
+	c := wsmem.NewPushServer(wsmem.NoHTTP, new(wsmem.Storage), &wsmem.Config{MaxQueued: 64})
+	out, err := c.AppendSend(nil, wsmem.Binary, make([]byte, 40))
+	fmt.Println(len(out), err)
+	out, err = c.AppendSend(out, wsmem.Binary, make([]byte, 40))
+	fmt.Println(len(out), errors.Is(err, wsmem.ErrRefused))
+	out = out[:0] // the loop wrote it all
+	out, err = c.AppendSend(out, wsmem.Binary, make([]byte, 40))
+	fmt.Println(len(out), err)
+	// Output:
+	// 42 <nil>
+	// 42 true
+	// 42 <nil>
+}
