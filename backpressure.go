@@ -12,6 +12,15 @@ package wsmem
 // true), unless that would take the queue past its budget: then the frame
 // is refused. A frame is never refused when nothing is queued.
 func (c *Conn) makeWay(n int, op OpCode) (queue bool, err error) {
+	if !c.pushMode && c.pending == nil {
+		return false, nil // the common case: nothing waits
+	}
+	return c.makeWaySlow(n, op)
+}
+
+// makeWaySlow is makeWay when something may wait: a push output, or bytes
+// a write deadline left.
+func (c *Conn) makeWaySlow(n int, op OpCode) (queue bool, err error) {
 	var queued int
 	switch {
 	case c.pushMode:

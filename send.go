@@ -27,14 +27,21 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 	if typ&Text != 0 {
 		op = OpText
 	}
-	streaming := c.lockMessage()
+	// lockMessage and unlockMessage, spelled out for the path of every
+	// message (they do not inline).
+	c.wmu.Lock()
+	both := c.wOpen && c.waitForStream()
 	var err error
 	if c.sendCompressed(typ, len(p)) {
 		err = c.writeCompressed(op, p)
 	} else {
 		err = c.writeData(op, true, p, nil)
 	}
-	c.unlockMessage(streaming)
+	if c.sendWin != nil || both {
+		c.unlockMessageSlow(both)
+	} else {
+		c.wmu.Unlock()
+	}
 	return err
 }
 
@@ -47,6 +54,12 @@ func (c *Conn) lockMessage() bool {
 	if !c.wOpen {
 		return false
 	}
+	return c.waitForStream()
+}
+
+// waitForStream is lockMessage's slow path: it waits for the open stream
+// to end, holding both locks when it returns true.
+func (c *Conn) waitForStream() bool {
 	c.wmu.Unlock()
 	c.msgMu.Lock()
 	c.wmu.Lock()
@@ -55,6 +68,16 @@ func (c *Conn) lockMessage() bool {
 
 // unlockMessage releases what lockMessage took.
 func (c *Conn) unlockMessage(both bool) {
+	if c.sendWin != nil || both {
+		c.unlockMessageSlow(both)
+		return
+	}
+	c.wmu.Unlock()
+}
+
+// unlockMessageSlow is unlockMessage for a stream or a compressed
+// connection, whose send window goes back if Close ran meanwhile.
+func (c *Conn) unlockMessageSlow(both bool) {
 	if c.sendWin != nil && c.has(stateClosed) {
 		c.dropSendWindow() // Close ran while this send held the line
 	}
@@ -110,15 +133,20 @@ func (c *Conn) Flush() error {
 
 // sendState returns the error that ends sending, if any. Called with wmu.
 func (c *Conn) sendState() error {
+	if c.writeErr == nil && !c.has(stateClosed|stateSentClose) {
+		return nil
+	}
+	return c.sendEnded()
+}
+
+// sendEnded is sendState's answer once sending has ended; the send window
+// goes back then. Called with wmu.
+func (c *Conn) sendEnded() error {
+	c.dropSendWindow()
 	if c.writeErr != nil {
-		c.dropSendWindow()
 		return c.writeErr
 	}
-	if c.has(stateClosed | stateSentClose) {
-		c.dropSendWindow()
-		return ErrClosed
-	}
-	return nil
+	return ErrClosed
 }
 
 // frameHeader returns the header of an outgoing frame, with a fresh masking
@@ -127,9 +155,15 @@ func (c *Conn) frameHeader(op OpCode, fin bool, length int) Header {
 	h := Header{Fin: fin, OpCode: op, Length: int64(length)}
 	if !c.server {
 		h.Masked = true
-		binary.LittleEndian.PutUint32(h.Mask[:], rand.Uint32())
+		h.Mask = newMaskKey()
 	}
 	return h
+}
+
+// newMaskKey returns a fresh masking key.
+func newMaskKey() (k [4]byte) {
+	binary.LittleEndian.PutUint32(k[:], rand.Uint32())
+	return k
 }
 
 // payloadLen is the length of p followed by more.
@@ -144,15 +178,24 @@ func payloadLen(p []byte, more [][]byte) int {
 // writeData writes one data frame whose payload is p followed by more.
 // Called with wmu.
 func (c *Conn) writeData(op OpCode, fin bool, p []byte, more [][]byte) error {
-	if err := c.sendState(); err != nil {
-		return err
+	// sendState, makeWay and frameHeader, spelled out: this is the path of
+	// every message, and the calls do not inline.
+	if c.writeErr != nil || c.has(stateClosed|stateSentClose) {
+		return c.sendEnded()
 	}
 	n := payloadLen(p, more)
-	queue, err := c.makeWay(MaxHeaderSize+n, op)
-	if err != nil {
-		return err
+	queue := false
+	if c.pushMode || c.pending != nil {
+		var err error
+		if queue, err = c.makeWaySlow(MaxHeaderSize+n, op); err != nil {
+			return err
+		}
 	}
-	h := c.frameHeader(op, fin, n)
+	h := Header{Fin: fin, OpCode: op, Length: int64(n)}
+	if !c.server {
+		h.Masked = true
+		h.Mask = newMaskKey()
+	}
 	if queue {
 		return c.queueFrame(&h, p, more)
 	}
