@@ -7,6 +7,9 @@ FUZZTIME    ?= 10m
 # 1.26's fuzz coordinator can fail at the deadline with 'context deadline
 # exceeded' and no failing input (golang/go#75804, fixed in Go 1.27).
 SMOKETIME   ?= 2000x
+# Minimising a large new input may otherwise take a minute each, most of a
+# long run for the deflate and mask targets.
+MINIMIZETIME ?= 10s
 # Modules beside the main one: each has its own go.mod (one or two levels
 # down). interop/ runs its own tests (with Node, Python and Chromium)
 # through its run.sh.
@@ -59,7 +62,7 @@ fuzz:
 	@set -e; for pkg in . ./fuzz; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(MINIMIZETIME) $$pkg; \
 	  done; done
 
 ## e2e: the chat example in headless Chromium (installs chromium and npm packages if missing)
