@@ -235,6 +235,7 @@ func (c *Conn) Detach(code StatusCode, reason []byte) (net.Conn, error) {
 	}
 	c.keepReason()
 	c.release()
+	c.dropRecvWindow() // Detach was the receiver: nothing reads after it
 	c.set(stateClosed)
 	if rest != nil {
 		return &detachedConn{Conn: nc, rest: rest}, nil

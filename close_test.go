@@ -36,6 +36,7 @@ func TestDoneThenPeerCloses(t *testing.T) {
 func TestDetachReturnsTheConnection(t *testing.T) {
 	srvNC, cliNC := tcpPair(t)
 	srv := serverOn(t, srvNC, 0, nil)
+	srv.enableDeflate(deflateParams{}) // context takeover: windows both ways
 	go func() {
 		// The peer: reads the close, answers it with a message still in
 		// flight before it, then raw bytes in the same write.
@@ -53,6 +54,8 @@ func TestDetachReturnsTheConnection(t *testing.T) {
 	require.Equal(t, "raw bytes", string(got))
 	code, _ := srv.Status()
 	require.Equal(t, StatusNormal, code)
+	require.Nil(t, srv.sendWin, "the send window stays after Detach")
+	require.Nil(t, srv.recvWin, "the receive window stays after Detach")
 	_, _, err = srv.Recv(got)
 	require.ErrorIs(t, err, ErrClosed)
 	// nc is still open
