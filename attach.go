@@ -214,14 +214,9 @@ func (c *Conn) refuse(status int) error {
 // clientHandshake sends the upgrade request for resource on host and checks
 // the server's answer.
 func (c *Conn) clientHandshake(resource, host string) error {
-	if resource == "" {
-		resource = "/"
-	}
-	if err := checkRequestParams(resource, host, c.cfg.Subprotocols, nil); err != nil {
+	resource = requestTarget(resource)
+	if err := c.checkUpgrade(resource, host); err != nil {
 		return err
-	}
-	if len(resource)+len(host) > c.nameLimit() {
-		return errNamesTooLong
 	}
 	_ = c.nc.SetDeadline(time.Now().Add(c.cfg.handshakeTimeout()))
 	err := c.sendUpgrade(resource, host)
@@ -234,15 +229,43 @@ func (c *Conn) clientHandshake(resource, host string) error {
 	return nil
 }
 
-func (c *Conn) sendUpgrade(resource, host string) error {
+// requestTarget is the target a client asks for: resource, or "/".
+func requestTarget(resource string) string {
+	if resource == "" {
+		return "/"
+	}
+	return resource
+}
+
+// checkUpgrade checks what a client is about to ask for.
+func (c *Conn) checkUpgrade(resource, host string) error {
+	if err := checkRequestParams(resource, host, c.cfg.Subprotocols, nil); err != nil {
+		return err
+	}
+	if len(resource)+len(host) > c.nameLimit() {
+		return errNamesTooLong
+	}
+	return nil
+}
+
+// appendUpgrade appends the upgrade request for resource on host, with a
+// fresh key (returned) and the extensions the client offers, to dst.
+func (c *Conn) appendUpgrade(dst []byte, resource, host string) ([]byte, [24]byte, error) {
 	key, err := RequestKey()
 	if err != nil {
-		return err
+		return dst, key, err
 	}
 	var offerBuf [96]byte
 	offer := c.extensionOffer(offerBuf[:0])
+	return appendRequest(dst, resource, host, &key, c.cfg.Subprotocols, offer), key, nil
+}
+
+func (c *Conn) sendUpgrade(resource, host string) error {
 	buf, pb := c.writeBuffer()
-	_, err = c.nc.Write(appendRequest(buf[:0], resource, host, &key, c.cfg.Subprotocols, offer))
+	req, key, err := c.appendUpgrade(buf[:0], resource, host)
+	if err == nil {
+		_, err = c.nc.Write(req)
+	}
 	if pb != nil {
 		putBuffer(&writePool, pb)
 	}

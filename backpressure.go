@@ -27,7 +27,7 @@ func (c *Conn) makeWaySlow(n int, op OpCode) (queue bool, err error) {
 		if c.push.out == nil {
 			return false, ErrPushMode // no output open: not inside Feed or an Append call
 		}
-		if !c.server && c.flags&NoHTTP == 0 && !c.upgraded {
+		if c.awaitingUpgrade() {
 			return false, errUpgradeFirst
 		}
 		queued = len(c.push.out)

@@ -131,7 +131,6 @@ func (c *Conn) gather() error {
 	text := c.p.msgOp == OpText
 	if c.zbuf == nil {
 		c.zbuf = messagePool.Get()
-		c.zbuf.B = c.zbuf.B[:0]
 		c.trialExp = 0
 	}
 	limit := c.cfg.maxMessageSize()
@@ -291,7 +290,6 @@ func (c *Conn) nextCompressed() error {
 	if c.msg == nil {
 		c.owner = ownerNext
 		c.msg = messagePool.Get()
-		c.msg.B = c.msg.B[:0]
 	}
 	limit := c.cfg.maxMessageSize()
 	for {

@@ -78,6 +78,12 @@ func NewPushClient(flags Flags, st *Storage, cfg *Config) (*Conn, error) {
 	return c, nil
 }
 
+// awaitingUpgrade reports whether c is a push client whose opening
+// handshake has not succeeded yet.
+func (c *Conn) awaitingUpgrade() bool {
+	return c.pushMode && !c.server && c.flags&NoHTTP == 0 && !c.upgraded
+}
+
 // errUpgradeFirst is returned by sends on a push client that has not
 // finished its opening handshake.
 var errUpgradeFirst = errors.New("wsmem: the opening handshake is not done: AppendUpgrade, then Feed the answer")
@@ -88,25 +94,17 @@ var errUpgradeFirst = errors.New("wsmem: the opening handshake is not done: Appe
 // the frames that follow it. The request's key waits in the Storage. It
 // is for push clients made without NoHTTP, once.
 func (c *Conn) AppendUpgrade(out []byte, resource, host string) ([]byte, error) {
-	if !c.pushMode || c.server || c.flags&NoHTTP != 0 || c.handshaking || c.upgraded {
+	if !c.awaitingUpgrade() || c.handshaking {
 		return out, ErrNotSupported
 	}
-	if resource == "" {
-		resource = "/"
-	}
-	if err := checkRequestParams(resource, host, c.cfg.Subprotocols, nil); err != nil {
+	resource = requestTarget(resource)
+	if err := c.checkUpgrade(resource, host); err != nil {
 		return out, err
 	}
-	if len(resource)+len(host) > c.nameLimit() {
-		return out, errNamesTooLong
-	}
-	key, err := RequestKey()
+	out, key, err := c.appendUpgrade(out, resource, host)
 	if err != nil {
 		return out, err
 	}
-	var offerBuf [96]byte
-	offer := c.extensionOffer(offerBuf[:0])
-	out = appendRequest(out, resource, host, &key, c.cfg.Subprotocols, offer)
 	copy(c.scratch[:len(key)], key[:]) // the scratch is idle until the answer is whole
 	setNames(c, resource, host)
 	c.handshaking = true
@@ -126,10 +124,7 @@ func (c *Conn) Feed(in []byte, h Handler, out []byte) ([]byte, error) {
 	if !c.pushMode {
 		return out, ErrPushMode
 	}
-	if out == nil {
-		out = []byte{} // non-nil: an output is open (no allocation)
-	}
-	c.push.out = out
+	c.push.out = openOutput(out)
 	c.handler = h
 	err := c.feed(in, h)
 	c.handler = nil
@@ -172,17 +167,23 @@ func (c *Conn) AppendPrepared(out []byte, m *PreparedMessage) ([]byte, error) {
 	return c.appendOut(out, func() error { return c.SendPrepared(m) })
 }
 
+// openOutput returns out, made non-nil (without allocating) when it is nil:
+// a non-nil c.push.out is how sends know an output is open.
+func openOutput(out []byte) []byte {
+	if out == nil {
+		return []byte{}
+	}
+	return out
+}
+
 // appendOut runs a send with out as the socket. Called from a Handler
 // during Feed, it leaves Feed's own output as it was.
 func (c *Conn) appendOut(out []byte, send func() error) ([]byte, error) {
 	if !c.pushMode {
 		return out, ErrPushMode
 	}
-	if out == nil {
-		out = []byte{}
-	}
 	saved := c.push.out
-	c.push.out = out
+	c.push.out = openOutput(out)
 	err := send()
 	out, c.push.out = c.push.out, saved
 	return out, err
@@ -193,7 +194,7 @@ func (c *Conn) feed(in []byte, h Handler) error {
 	if err := c.recvState(); err != nil {
 		return err
 	}
-	if !c.server && c.flags&NoHTTP == 0 && !c.upgraded && !c.handshaking {
+	if c.awaitingUpgrade() && !c.handshaking {
 		return errUpgradeFirst
 	}
 	if c.handshaking {
@@ -329,14 +330,12 @@ func (c *Conn) deliver(h Handler) error {
 	if compressed {
 		if c.zbuf == nil { // an empty compressed message
 			c.zbuf = messagePool.Get()
-			c.zbuf.B = c.zbuf.B[:0]
 		}
 		c.infl = getInflater(c.zbuf.B, c.recvWin)
 		c.infl.produced, c.infl.text = 0, typ == Text
 		c.p.utf8.reset()
 		if c.msg == nil {
 			c.msg = messagePool.Get()
-			c.msg.B = c.msg.B[:0]
 		}
 		if err := c.inflateAll(); err != nil {
 			return err

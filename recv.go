@@ -625,7 +625,6 @@ func (c *Conn) Next() (Flags, []byte, error) {
 		}
 		c.owner = ownerNext
 		c.msg = messagePool.Get()
-		c.msg.B = c.msg.B[:0]
 	}
 	typ := opFlags(c.p.lastOp)
 	if c.p.msgRsv1 || c.zbuf != nil {

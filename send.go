@@ -422,7 +422,6 @@ func (c *Conn) writeFailed(err error, written int, h *Header, hdr, p []byte, mor
 		return err
 	}
 	b := messagePool.Get()
-	b.B = b.B[:0]
 	if written < len(hdr) {
 		b.B = append(b.B, hdr[written:]...)
 		written = 0
