@@ -50,6 +50,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/wsmem/wsmem/bench/internal/procmem"
 	"io"
 	"net"
 	"os"
@@ -143,23 +144,7 @@ func sample() memSample {
 	debug.FreeOSMemory() // return freed pages, so that RSS counts what is kept
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return memSample{m.HeapAlloc, m.HeapInuse, m.StackInuse, uint64(runtime.NumGoroutine()), residentBytes()}
-}
-
-// residentBytes returns the process's resident memory (VmRSS), 0 if
-// /proc/self/status cannot be read.
-func residentBytes() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return memSample{m.HeapAlloc, m.HeapInuse, m.StackInuse, uint64(runtime.NumGoroutine()), procmem.Resident()}
 }
 
 func report(state, lib string, n int, base, now memSample) {

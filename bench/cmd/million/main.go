@@ -39,7 +39,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,6 +46,7 @@ import (
 	"unsafe"
 
 	"github.com/wsmem/wsmem"
+	"github.com/wsmem/wsmem/bench/internal/procmem"
 )
 
 func main() {
@@ -198,7 +198,7 @@ func measure() memSample {
 	debug.FreeOSMemory()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return memSample{m.HeapAlloc, m.HeapInuse, residentBytes()}
+	return memSample{m.HeapAlloc, m.HeapInuse, procmem.Resident()}
 }
 
 // report prints the growth since base per connection.
@@ -218,20 +218,4 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// residentBytes returns the process's resident memory (VmRSS), 0 if
-// /proc/self/status cannot be read.
-func residentBytes() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
