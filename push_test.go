@@ -368,3 +368,29 @@ func TestPushClientHandshake(t *testing.T) {
 	require.ErrorContains(t, err, "Sec-WebSocket-Accept")
 	require.Equal(t, 1, cr.closed)
 }
+
+// An idle push connection holds its Storage and nothing else, even with a
+// frame header split across reads: the header's bytes wait in the Storage.
+// Only a message's payload split across reads borrows a buffer, and gives
+// it back when the message is delivered.
+func TestPushIdleHoldsNothing(t *testing.T) {
+	holds := func(c *Conn) bool {
+		return c.msg != nil || c.zbuf != nil || c.infl != nil || c.rpool != nil || c.partial != nil || c.pending != nil
+	}
+	c := NewPushServer(NoHTTP, new(Storage), nil)
+	frame := cframe(true, OpBinary, bytes.Repeat([]byte("p"), 300)) // an 8-byte header
+	r := newRecorder()
+	for _, part := range [][]byte{frame[:1], frame[1:5]} {
+		out, err := c.Feed(bytes.Clone(part), r, nil)
+		require.NoError(t, err)
+		require.Empty(t, out)
+		require.False(t, holds(c), "a split header took a buffer")
+	}
+	_, err := c.Feed(bytes.Clone(frame[5:100]), r, nil)
+	require.NoError(t, err)
+	require.True(t, holds(c), "a split payload waits in a pooled buffer")
+	_, err = c.Feed(bytes.Clone(frame[100:]), r, nil)
+	require.NoError(t, err)
+	require.Len(t, r.msgs, 1)
+	require.False(t, holds(c), "the delivered message's buffer stayed")
+}
