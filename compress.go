@@ -172,10 +172,11 @@ func (c *Conn) gather() error {
 // output that must be read and dropped is put.
 const inflateSpare = 512
 
-// discardArea is where inflated bytes that nobody wants go.
+// discardArea is where inflated bytes that nobody wants go: behind the
+// gathered message and the tail getInflater writes after it.
 func (c *Conn) discardArea() []byte {
 	b := c.zbuf.B
-	return b[len(b):cap(b)]
+	return b[len(b)+deflateTailRoom : cap(b)]
 }
 
 // inflate reads the next decompressed bytes of the open message into p,

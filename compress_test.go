@@ -241,3 +241,48 @@ func TestAllocsCompressed(t *testing.T) {
 		})
 	}
 }
+
+// A message longer than Recv's buffer is inflated to its end into the
+// room behind the gathered compressed message, which must not reach the
+// 00 00 FF FF tail put back behind it: large messages (more plaintext than
+// the decompressor's 32 KiB window, so that inflating pauses before the
+// tail is read) are cut short, and the next message still arrives intact,
+// with and without context takeover.
+func TestCompressedShortBufferKeepsTail(t *testing.T) {
+	for _, mode := range []CompressionConfig{
+		{Enabled: true},
+		{Enabled: true, ServerNoContextTakeover: true, ClientNoContextTakeover: true},
+	} {
+		srv, cli, _ := compressedPair(t, &Config{Compression: mode}, &Config{Compression: mode})
+		msgs := [][]byte{jsonLike(200<<10, 21), jsonLike(100<<10, 22), jsonLike(5000, 23)}
+		errc := make(chan error, 1)
+		go func() {
+			for range 3 {
+				for _, m := range msgs {
+					if err := cli.Send(Text, m); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}
+			errc <- nil
+		}()
+		small := make([]byte, 1000)
+		big := make([]byte, 300<<10)
+		for range 3 {
+			for i, m := range msgs {
+				if i < 2 {
+					n, _, err := srv.Recv(small)
+					require.ErrorIs(t, err, ErrShortBuffer)
+					require.Equal(t, m[:n], small[:n])
+					continue
+				}
+				n, typ, err := srv.Recv(big)
+				require.NoError(t, err)
+				require.Equal(t, Text, typ)
+				require.True(t, bytes.Equal(m, big[:n]))
+			}
+		}
+		require.NoError(t, <-errc)
+	}
+}

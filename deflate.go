@@ -373,10 +373,11 @@ func compressMessage(dst, src []byte, level int, windowBits uint8, win *deflateW
 }
 
 // inflateSource feeds the decompressor the message payload followed by
-// deflateReadTail without copying either. It implements io.ByteReader, so
-// flate uses it directly instead of wrapping it in a bufio.Reader (which would
-// allocate); klauspost/compress decodes from it about as fast as from a
-// *bytes.Reader.
+// deflateReadTail without copying either, when the tail cannot be written
+// behind the payload (see getInflater). It implements io.ByteReader, so flate
+// uses it directly instead of wrapping it in a bufio.Reader (which would
+// allocate), but flate decodes from it with its generic loop, about twice as
+// slow as from a *bytes.Reader.
 type inflateSource struct {
 	msg  []byte
 	tail []byte
@@ -416,7 +417,8 @@ func (s *inflateSource) ReadByte() (byte, error) {
 type inflater struct {
 	fr    io.Reader
 	reset flate.Resetter
-	src   inflateSource
+	br    bytes.Reader  // the source when the tail sits behind the payload
+	src   inflateSource // the source otherwise
 	win   *deflateWindow
 	err   error // sticky: io.EOF at the end of the message, or errDeflateCorrupt
 	probe [1]byte
@@ -442,22 +444,47 @@ var inflaterPool = sync.Pool{New: func() any {
 	return f
 }}
 
+// deflateTailRoom is the spare capacity behind a gathered compressed
+// message that lets getInflater put the read tail there.
+const deflateTailRoom = len(deflateReadTail)
+
 // getInflater returns a pooled inflater reading the compressed message src
 // (the concatenated, unmasked payloads of all its frames, without the
 // 00 00 FF FF tail). win is the connection's receive window when the peer
 // uses context takeover, else nil. src and win must not be modified until
 // putInflater; win is updated when Read reports io.EOF. Messages received
 // with RSV1 clear bypass the decompressor and must not be added to win.
+//
+// When src has at least deflateTailRoom bytes of spare capacity,
+// getInflater writes deflateReadTail there (src[len(src):len(src)+9] must
+// then stay untouched until putInflater too) and flate decodes the whole
+// from a *bytes.Reader with its fastest loop; otherwise it reads src and
+// the tail through an inflateSource, which is about twice as slow.
 func getInflater(src []byte, win *deflateWindow) *inflater {
+	return newInflater(src, win, true)
+}
+
+// newInflater is getInflater; inPlace false never writes behind src.
+func newInflater(src []byte, win *deflateWindow, inPlace bool) *inflater {
 	f := inflaterPool.Get().(*inflater)
-	f.src = inflateSource{msg: src, tail: deflateReadTail[:]}
+	// An empty payload is not a DEFLATE stream even with the tail put
+	// back (the tail needs the block header bits of a last payload byte);
+	// streaming zlib decoders just produce nothing for it, so it is
+	// accepted as an empty message: only the empty final block is read.
+	// The canonical empty message is the single byte 0x00 (RFC 7692
+	// §7.2.3.6).
+	skip := 0
 	if len(src) == 0 {
-		// An empty payload is not a DEFLATE stream even with the tail put
-		// back (the tail needs the block header bits of a last payload
-		// byte); streaming zlib decoders just produce nothing for it, so it
-		// is accepted as an empty message. The canonical empty message
-		// is the single byte 0x00 (RFC 7692 §7.2.3.6).
-		f.src.tail = deflateReadTail[len(deflateSyncTail):]
+		skip = len(deflateSyncTail)
+	}
+	var r io.Reader
+	if inPlace && cap(src)-len(src) >= deflateTailRoom {
+		all := append(src, deflateReadTail[:]...) // in place: no allocation
+		f.br.Reset(all[skip:])
+		r = &f.br
+	} else {
+		f.src = inflateSource{msg: src, tail: deflateReadTail[skip:]}
+		r = &f.src
 	}
 	f.win = win
 	f.err = nil
@@ -468,7 +495,7 @@ func getInflater(src []byte, win *deflateWindow) *inflater {
 		f.ringPos, f.ringFul = 0, false
 	}
 	// Reset never fails for klauspost's decompressor; it copies dict.
-	_ = f.reset.Reset(&f.src, dict)
+	_ = f.reset.Reset(r, dict)
 	return f
 }
 
@@ -530,28 +557,29 @@ func (f *inflater) finish() {
 	f.win.write(f.ring[:f.ringPos])
 }
 
-// putInflater returns f to the pool. f must not be used afterwards. If the
-// message was not read to io.EOF, the connection's window (if any) was not
-// updated and the connection cannot decode further messages: fail it.
 // getTrialInflater returns a pooled inflater over the first part of a
 // message (src, without the closing tail), primed with the history of win
 // but never writing to it: for checking what has arrived of a message
 // before the rest comes. Its Read ends with an error where src ends.
 func getTrialInflater(src []byte, win *deflateWindow) *inflater {
 	f := inflaterPool.Get().(*inflater)
-	f.src = inflateSource{msg: src}
+	f.br.Reset(src)
 	f.win = nil
 	f.err = nil
 	var dict []byte
 	if win != nil {
 		dict = win.hist
 	}
-	_ = f.reset.Reset(&f.src, dict)
+	_ = f.reset.Reset(&f.br, dict)
 	return f
 }
 
+// putInflater returns f to the pool. f must not be used afterwards. If the
+// message was not read to io.EOF, the connection's window (if any) was not
+// updated and the connection cannot decode further messages: fail it.
 func putInflater(f *inflater) {
 	f.src = inflateSource{}
+	f.br.Reset(nil)
 	f.win = nil
 	f.ring = nil
 	inflaterPool.Put(f)
@@ -564,8 +592,13 @@ func putInflater(f *inflater) {
 // spare capacity nothing is allocated. On error the returned slice holds what
 // was produced so far and win is left unusable (fail the connection).
 func inflateMessage(dst, src []byte, win *deflateWindow, limit int) ([]byte, error) {
-	f := getInflater(src, win)
+	f := newInflater(src, win, false)
 	defer putInflater(f)
+	return f.readAll(dst, limit)
+}
+
+// readAll is inflateMessage once f is set up.
+func (f *inflater) readAll(dst []byte, limit int) ([]byte, error) {
 	start := len(dst)
 	for {
 		room := cap(dst)

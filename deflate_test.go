@@ -426,6 +426,82 @@ func TestInflateCorrupt(t *testing.T) {
 	}
 }
 
+// inflateInPlace is inflateMessage through getInflater with the tail
+// written behind a copy of src, as a connection inflates. It fails t if
+// anything past the tail's room was written.
+func inflateInPlace(t testing.TB, src []byte, win *deflateWindow, limit int) ([]byte, error) {
+	const guard = 64
+	buf := make([]byte, len(src), len(src)+deflateTailRoom+guard)
+	copy(buf, src)
+	after := buf[len(src)+deflateTailRoom : cap(buf)]
+	for i := range after {
+		after[i] = 0xa5
+	}
+	f := getInflater(buf, win)
+	if f.src.tail != nil {
+		t.Fatal("in-place inflater reads from an inflateSource")
+	}
+	got, err := f.readAll(nil, limit)
+	putInflater(f)
+	if !bytes.Equal(buf[:len(src)], src) {
+		t.Fatal("the payload changed")
+	}
+	for _, c := range after {
+		if c != 0xa5 {
+			t.Fatal("written past the tail")
+		}
+	}
+	return got, err
+}
+
+// TestInflateInPlace: decoding with the tail written behind the payload
+// (a *bytes.Reader source) gives what the inflateSource path gives, for
+// good, empty, truncated and damaged messages, with and without history.
+func TestInflateInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	hist := deflateTestText(rng, 40000)
+	msg := deflateTestText(rng, 20000)
+	var inputs [][]byte
+	for _, w := range []*deflateWindow{nil, newDeflateWindow(15)} {
+		if w != nil {
+			w.write(hist)
+		}
+		good, ok := compressMessage(nil, msg, 1, 15, w)
+		if !ok {
+			t.Fatal("not compressed")
+		}
+		inputs = append(inputs, good, nil, []byte{0x00}, []byte{0x07}, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00})
+		for cut := 0; cut < len(good); cut += 1 + cut/4 {
+			inputs = append(inputs, good[:cut])
+		}
+		for range 200 {
+			m := append([]byte(nil), good...)
+			m[rng.IntN(len(m))] ^= byte(1 + rng.IntN(255))
+			inputs = append(inputs, m)
+		}
+	}
+	for i, in := range inputs {
+		for _, takeover := range []bool{false, true} {
+			for _, limit := range []int{-1, len(msg) / 2} {
+				var w1, w2 *deflateWindow
+				if takeover {
+					w1, w2 = newDeflateWindow(15), newDeflateWindow(15)
+					w1.write(hist)
+					w2.write(hist)
+				}
+				want, wantErr := inflateMessage(nil, in, w1, limit)
+				got, err := inflateInPlace(t, in, w2, limit)
+				if !bytes.Equal(got, want) || err != wantErr {
+					t.Fatalf("input %d (%d bytes): in place %d bytes, %v; want %d bytes, %v", i, len(in), len(got), err, len(want), wantErr)
+				}
+				if takeover && wantErr == nil && !bytes.Equal(w1.hist, w2.hist) {
+					t.Fatalf("input %d: windows differ", i)
+				}
+			}
+		}
+	}
+}
+
 func TestInflateMessageLimit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	msg := deflateTestText(rng, 10000)
@@ -762,7 +838,16 @@ func FuzzInflateCorrupt(f *testing.F) {
 			dict = win.hist
 			dict = append([]byte(nil), dict...)
 		}
+		var win2 *deflateWindow
+		if win != nil {
+			win2 = newDeflateWindow(15)
+			win2.write(dict)
+		}
 		got, err := inflateMessage(nil, data, win, limit)
+		got2, err2 := inflateInPlace(t, data, win2, limit)
+		if !bytes.Equal(got, got2) || err != err2 {
+			t.Fatalf("in place: %d bytes, %v; from an inflateSource: %d bytes, %v", len(got2), err2, len(got), err)
+		}
 		if err != nil {
 			if !errors.Is(err, errDeflateCorrupt) && !errors.Is(err, errDeflateTooLarge) {
 				t.Fatalf("unexpected error %v", err)
@@ -855,6 +940,31 @@ func BenchmarkDeflate(b *testing.B) {
 						win.init(15) // the stream restarts; keeps the buffer
 					}
 					if _, err := inflateMessage(dst[:0], comp[i%len(comp)], win, size); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+			b.Run(name+"/inflate-tail", func(b *testing.B) {
+				// As a connection inflates: the tail written behind the
+				// payload, decoded from a *bytes.Reader.
+				spare := make([][]byte, len(comp))
+				for i, c := range comp {
+					spare[i] = append(make([]byte, 0, len(c)+deflateTailRoom), c...)
+				}
+				dst := make([]byte, 0, size)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				win := recvWin()
+				i := 0
+				for b.Loop() {
+					if i%len(comp) == 0 && win != nil {
+						win.init(15)
+					}
+					f := getInflater(spare[i%len(spare)], win)
+					_, err := f.readAll(dst[:0], size)
+					putInflater(f)
+					if err != nil {
 						b.Fatal(err)
 					}
 					i++

@@ -331,6 +331,7 @@ func (c *Conn) deliver(h Handler) error {
 		if c.zbuf == nil { // an empty compressed message
 			c.zbuf = messagePool.Get()
 		}
+		messagePool.grow(&c.zbuf, deflateTailRoom) // room for the fast inflate path
 		c.infl = getInflater(c.zbuf.B, c.recvWin)
 		c.infl.produced, c.infl.text = 0, typ == Text
 		c.p.utf8.reset()
