@@ -21,7 +21,13 @@ package wsmem
 // flate.Resetter.Reset. The peer cannot tell the difference from a long-lived
 // (de)compressor: its own state holds the same history ours was primed with.
 // The price is CPU: priming a compressor re-encodes the history (see
-// compressMessage).
+// compressMessage). That price is not paid when a connection sends messages
+// back to back: a compressor goes back to the pool marked with the stamp of
+// the send window it leaves behind, and when the same connection, with its
+// window unchanged since, gets it back (sync.Pool hands a goroutine what it
+// last put, unless another compression took it in between), the stream just
+// goes on, exactly as with a compressor owned by the connection. The
+// connection still holds no compressor: an idle one keeps only its window.
 //
 // Small windows
 //
@@ -47,6 +53,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/flate"
 )
@@ -186,7 +193,18 @@ func deflateBitsOrMax(b uint8) uint8 {
 type deflateWindow struct {
 	hist []byte
 	size int // 1 << negotiated window bits
+
+	// stamp changes, to a value no window ever had, whenever hist does:
+	// a pooled compressor that records the stamp it left a window with
+	// can tell whether its state is still that window's history.
+	stamp uint64
 }
+
+// deflateStamps hands out deflateWindow stamps.
+var deflateStamps atomic.Uint64
+
+// restamp gives w a new, unique stamp.
+func (w *deflateWindow) restamp() { w.stamp = deflateStamps.Add(1) }
 
 // newDeflateWindow returns an empty window for the given window bits (8..15).
 // No history memory is allocated until the first message.
@@ -199,6 +217,7 @@ func newDeflateWindow(bits uint8) *deflateWindow {
 // init (re)initialises w, for embedding a deflateWindow in a larger struct.
 func (w *deflateWindow) init(bits uint8) {
 	bits = deflateClampBits(int(bits))
+	w.restamp()
 	w.hist = w.hist[:0]
 	w.size = 1 << bits
 	if cap(w.hist) > w.size {
@@ -212,6 +231,7 @@ func (w *deflateWindow) write(p []byte) {
 	if len(p) == 0 {
 		return
 	}
+	w.restamp()
 	if len(p) >= w.size {
 		w.grow(w.size)
 		w.hist = w.hist[:w.size]
@@ -284,6 +304,12 @@ type deflateCompressor struct {
 	fw   *flate.Writer
 	sink deflateSink
 	pool *sync.Pool
+
+	// primed is the stamp of the send window whose history fw's state is,
+	// as compressMessage left both after a message it compressed with
+	// context takeover; 0 if none. If the same window, unchanged, comes
+	// back with this compressor, the stream goes on without priming.
+	primed uint64
 }
 
 // deflateLevelPools[level] holds compressors for 15-bit windows at that level;
@@ -336,7 +362,10 @@ func getDeflateCompressor(level int, bits uint8) *deflateCompressor {
 // the history, roughly 1.5 µs per KiB at level 1 (about 45 µs for a full
 // 32 KiB window, against about 6-9 µs to compress a 1 KiB message without
 // history), so a smaller send window trades some compression for CPU time and
-// per-connection memory.
+// per-connection memory. No priming is needed when the compressor borrowed is
+// the one that compressed win's last message (see the file comment); its
+// stream then refers back as far as the negotiated window (windowBits), which
+// may be further than a smaller win.
 //
 // Bytes of dst beyond its length may be overwritten even when ok=false. With
 // at least len(src)+3 bytes of spare capacity in dst nothing is allocated.
@@ -348,28 +377,36 @@ func compressMessage(dst, src []byte, level int, windowBits uint8, win *deflateW
 	// so it may be at most len(src)+3 bytes long for the result to be shorter
 	// than src.
 	c.sink.limit = start + len(src) + len(deflateSyncTail) - 1
-	var dict []byte
-	if win != nil {
-		dict = win.hist
+	if win == nil || win.stamp == 0 || c.primed != win.stamp {
+		var dict []byte
+		if win != nil {
+			dict = win.hist
+		}
+		// ResetDict keeps a reference to dict inside the pooled writer
+		// until its next ResetDict; it is only read by Writer.Reset, which
+		// we never call.
+		c.fw.ResetDict(&c.sink, dict)
 	}
-	// ResetDict keeps a reference to dict inside the pooled writer until its
-	// next ResetDict; it is only read by Writer.Reset, which we never call.
-	c.fw.ResetDict(&c.sink, dict)
+	// Else fw's state is the stream that produced win: it goes on from
+	// there, as a compressor kept for the connection would, and the
+	// history need not be encoded again.
+	c.primed = 0
 	_, err := c.fw.Write(src)
 	if err == nil {
 		err = c.fw.Flush()
 	}
 	out := c.sink.buf
 	c.sink.buf = nil // do not retain the caller's buffer in the pool
+	ok := err == nil && bytes.HasSuffix(out[start:], deflateSyncTail[:])
+	if ok && win != nil {
+		win.write(src)
+		c.primed = win.stamp
+	}
 	c.pool.Put(c)
-	if err != nil || !bytes.HasSuffix(out[start:], deflateSyncTail[:]) {
+	if !ok {
 		return dst, false
 	}
-	out = out[:len(out)-len(deflateSyncTail)]
-	if win != nil {
-		win.write(src)
-	}
-	return out, true
+	return out[:len(out)-len(deflateSyncTail)], true
 }
 
 // inflateSource feeds the decompressor the message payload followed by

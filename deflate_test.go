@@ -502,6 +502,71 @@ func TestInflateInPlace(t *testing.T) {
 	}
 }
 
+// TestCompressPrimedStream: a pooled compressor that goes back to the send
+// window it last compressed for goes on with its stream instead of being
+// primed again; whatever else happened in between (other windows using it,
+// a message that did not compress, the window reset for a new
+// connection), every message decodes with exactly its own window's history
+// and never reaches further back than the window.
+func TestCompressPrimedStream(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, bits := range []uint8{15, 10} {
+		type conn struct {
+			send *deflateWindow
+			hist []byte
+		}
+		conns := []*conn{{send: newDeflateWindow(bits)}, {send: newDeflateWindow(bits)}}
+		texts := make([][]byte, 6)
+		for i := range texts {
+			texts[i] = deflateTestText(rng, 200+rng.IntN(3000))
+		}
+		continued := 0
+		for i := range 400 {
+			c := conns[0]
+			if rng.IntN(4) == 0 { // mostly the same connection back to back
+				c = conns[1]
+			}
+			var m []byte
+			switch rng.IntN(20) {
+			case 0:
+				m = deflateTestRandom(rng, 500) // does not compress
+			case 1:
+				c.send.init(bits) // a new connection gets the window
+				c.hist = nil
+				fallthrough
+			default:
+				m = texts[rng.IntN(len(texts))]
+			}
+			pc := getDeflateCompressor(1, bits)
+			if pc.primed == c.send.stamp {
+				continued++
+			}
+			pc.pool.Put(pc)
+			out, ok := compressMessage(nil, m, 1, bits, c.send)
+			if !ok {
+				if !bytes.Equal(c.send.hist, c.hist) {
+					t.Fatalf("message %d: window changed by a message sent uncompressed", i)
+				}
+				continue
+			}
+			got, maxDist, err := deflateRefInflate(c.hist, out)
+			if err != nil || !bytes.Equal(got, m) {
+				t.Fatalf("bits %d message %d: %v", bits, i, err)
+			}
+			if maxDist > 1<<bits {
+				t.Fatalf("distance %d beyond a %d-bit window", maxDist, bits)
+			}
+			c.hist = deflateRefWindow(c.hist, m, 1<<bits)
+			if !bytes.Equal(c.send.hist, c.hist) {
+				t.Fatalf("message %d: windows differ", i)
+			}
+		}
+		if !raceEnabled && continued < 100 {
+			t.Fatalf("bits %d: only %d of 400 messages went on with a primed compressor", bits, continued)
+		}
+	}
+}
+
 func TestInflateMessageLimit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	msg := deflateTestText(rng, 10000)
