@@ -192,19 +192,25 @@ func deflateBitsOrMax(b uint8) uint8 {
 // a direction's messages are processed one at a time anyway.
 type deflateWindow struct {
 	hist []byte
-	size int // 1 << negotiated window bits
 
-	// stamp changes, to a value no window ever had, whenever hist does:
-	// a pooled compressor that records the stamp it left a window with
-	// can tell whether its state is still that window's history.
+	// stamp holds the negotiated window bits (8..15) in its low 4 bits and
+	// above them a number that changes, to a value no window ever had,
+	// whenever hist does: a pooled compressor that records the stamp it
+	// left a window with can tell whether its state is still that window's
+	// history. (One word for both keeps the struct at 32 bytes.)
 	stamp uint64
 }
 
-// deflateStamps hands out deflateWindow stamps.
+// deflateStamps hands out the numbers in deflateWindow stamps.
 var deflateStamps atomic.Uint64
 
-// restamp gives w a new, unique stamp.
-func (w *deflateWindow) restamp() { w.stamp = deflateStamps.Add(1) }
+// restamp gives w a new, unique stamp for the given window bits.
+func (w *deflateWindow) restamp(bits uint8) {
+	w.stamp = deflateStamps.Add(1)<<4 | uint64(bits&15)
+}
+
+// size is the window's size in bytes: 1 << negotiated window bits.
+func (w *deflateWindow) size() int { return 1 << (w.stamp & 15) }
 
 // newDeflateWindow returns an empty window for the given window bits (8..15).
 // No history memory is allocated until the first message.
@@ -217,28 +223,28 @@ func newDeflateWindow(bits uint8) *deflateWindow {
 // init (re)initialises w, for embedding a deflateWindow in a larger struct.
 func (w *deflateWindow) init(bits uint8) {
 	bits = deflateClampBits(int(bits))
-	w.restamp()
+	w.restamp(bits)
 	w.hist = w.hist[:0]
-	w.size = 1 << bits
-	if cap(w.hist) > w.size {
+	if cap(w.hist) > w.size() {
 		w.hist = nil
 	}
 }
 
-// write appends p to the history, keeping only the last w.size bytes. The
-// buffer grows geometrically up to w.size and is then reused forever.
+// write appends p to the history, keeping only the last w.size() bytes. The
+// buffer grows geometrically up to w.size() and is then reused forever.
 func (w *deflateWindow) write(p []byte) {
 	if len(p) == 0 {
 		return
 	}
-	w.restamp()
-	if len(p) >= w.size {
-		w.grow(w.size)
-		w.hist = w.hist[:w.size]
-		copy(w.hist, p[len(p)-w.size:])
+	size := w.size()
+	w.restamp(uint8(w.stamp & 15))
+	if len(p) >= size {
+		w.grow(size)
+		w.hist = w.hist[:size]
+		copy(w.hist, p[len(p)-size:])
 		return
 	}
-	keep := min(len(w.hist), w.size-len(p))
+	keep := min(len(w.hist), size-len(p))
 	if keep < len(w.hist) {
 		w.hist = w.hist[:copy(w.hist, w.hist[len(w.hist)-keep:])]
 	}
@@ -246,13 +252,13 @@ func (w *deflateWindow) write(p []byte) {
 	w.hist = append(w.hist, p...)
 }
 
-// grow makes room for need bytes (need <= w.size).
+// grow makes room for need bytes (need <= w.size()).
 func (w *deflateWindow) grow(need int) {
 	if cap(w.hist) >= need {
 		return
 	}
 	c := max(need, 2*cap(w.hist), 256)
-	c = min(c, w.size)
+	c = min(c, w.size())
 	h := make([]byte, len(w.hist), c)
 	copy(h, w.hist)
 	w.hist = h
@@ -377,7 +383,7 @@ func compressMessage(dst, src []byte, level int, windowBits uint8, win *deflateW
 	// so it may be at most len(src)+3 bytes long for the result to be shorter
 	// than src.
 	c.sink.limit = start + len(src) + len(deflateSyncTail) - 1
-	if win == nil || win.stamp == 0 || c.primed != win.stamp {
+	if win == nil || win.stamp>>4 == 0 || c.primed != win.stamp {
 		var dict []byte
 		if win != nil {
 			dict = win.hist
@@ -465,7 +471,7 @@ type inflater struct {
 	produced int64
 	text     bool
 
-	// ring collects the last win.size bytes of this message's plaintext so
+	// ring collects the last win.size() bytes of this message's plaintext so
 	// that win can be updated once at the end, whatever the caller's chunk
 	// sizes. It belongs to the pooled inflater, not to the connection.
 	ring    []byte
@@ -528,7 +534,7 @@ func newInflater(src []byte, win *deflateWindow, inPlace bool) *inflater {
 	var dict []byte
 	if win != nil {
 		dict = win.hist
-		f.ring = f.ringBuf[:win.size]
+		f.ring = f.ringBuf[:win.size()]
 		f.ringPos, f.ringFul = 0, false
 	}
 	// Reset never fails for klauspost's decompressor; it copies dict.
