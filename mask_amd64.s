@@ -12,7 +12,10 @@
 // broadcast, a load-XOR-store loop and two overlapping end vectors, which
 // that API expresses directly; this file and _asm/ can then be deleted.
 //
-// Contract shared by every kernel (maskBytes and maskSIMD uphold it):
+// maskShortAVX512 (up to 128 bytes on the AVX-512 level) takes only dst,
+// src, n and key: byte-masked vectors (AVX-512BW) cover exactly n bytes.
+//
+// Contract shared by the other kernels (maskBytes and maskSIMD uphold it):
 //   - n >= the vector width W, dst and src hold n bytes each;
 //   - key is the 4-byte key already rotated to the phase of src[0],
 //     alignedKey to the first 4-byte-aligned address of dst, endKey to the
@@ -32,13 +35,18 @@
 // func maskVec(dst *byte, src *byte, n int, key uint32, alignedKey uint32, endKey uint32, level int)
 TEXT ·maskVec(SB), NOSPLIT|NOFRAME, $0-48
 	// Jumps to the widest kernel whose level (1: SSE2, 2: AVX2, 3: AVX-512)
-	// is <= level and whose minimum length is <= n; n >= 16.
+	// is <= level and whose minimum length is <= n; n >= 16. On the AVX-512
+	// level that is maskShortAVX512 up to its maximum, which reads only the
+	// first four arguments.
 	MOVQ n+16(FP), AX
 	MOVQ level+40(FP), CX
 	CMPQ CX, $0x00000003
 	JB   maskVec_noAVX512
+
+	// The AVX-512 level: the short kernel up to its maximum, else the long one.
 	CMPQ AX, $0x00000080
-	JAE  maskAVX512_jmp
+	JA   maskAVX512_jmp
+	JMP  ·maskShortAVX512+0(SB)
 
 maskVec_noAVX512:
 	CMPQ CX, $0x00000002
@@ -258,5 +266,39 @@ maskAVX512_rest:
 maskAVX512_ends:
 	VMOVDQU64 Z0, (BX)
 	VMOVDQU64 Z1, (SI)
+	VZEROUPPER
+	RET
+
+// func maskShortAVX512(dst *byte, src *byte, n int, key uint32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·maskShortAVX512(SB), NOSPLIT|NOFRAME, $0-28
+	// Masks 1 <= n <= 128 bytes with byte-masked 64-byte vectors (AVX-512BW).
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         n+16(FP), DX
+	VBROADCASTSS key+24(FP), Z0
+	MOVQ         $-1, BX
+	CMPQ         DX, $0x40
+	JA           maskShortAVX512_two
+
+	// n <= 64: bits 0..n-1 of K1 select the bytes (BZHI keeps all 64 when n = 64).
+	BZHIQ      DX, BX, DX
+	KMOVQ      DX, K1
+	VMOVDQU8.Z (CX), K1, Z1
+	VPXORD     Z0, Z1, Z1
+	VMOVDQU8   Z1, K1, (AX)
+	VZEROUPPER
+	RET
+
+maskShortAVX512_two:
+	// 64 < n <= 128: a whole vector, then n-64 bytes; both loaded before either is stored.
+	SUBQ       $0x40, DX
+	BZHIQ      DX, BX, DX
+	KMOVQ      DX, K1
+	VPXORD     (CX), Z0, Z1
+	VMOVDQU8.Z 64(CX), K1, Z2
+	VPXORD     Z0, Z2, Z2
+	VMOVDQU64  Z1, (AX)
+	VMOVDQU8   Z2, K1, 64(AX)
 	VZEROUPPER
 	RET

@@ -42,7 +42,10 @@ var fileDoc = []string{
 	"broadcast, a load-XOR-store loop and two overlapping end vectors, which",
 	"that API expresses directly; this file and _asm/ can then be deleted.",
 	"",
-	"Contract shared by every kernel (maskBytes and maskSIMD uphold it):",
+	"maskShortAVX512 (up to 128 bytes on the AVX-512 level) takes only dst,",
+	"src, n and key: byte-masked vectors (AVX-512BW) cover exactly n bytes.",
+	"",
+	"Contract shared by the other kernels (maskBytes and maskSIMD uphold it):",
 	"  - n >= the vector width W, dst and src hold n bytes each;",
 	"  - key is the 4-byte key already rotated to the phase of src[0],",
 	"    alignedKey to the first 4-byte-aligned address of dst, endKey to the",
@@ -90,6 +93,7 @@ func main() {
 	for _, isa := range all {
 		kernel(c, isa)
 	}
+	shortKernel(c)
 
 	var buf bytes.Buffer
 	cfg := &build.Config{
@@ -164,12 +168,11 @@ func isas(c *build.Context) []vecISA {
 			name:  "maskAVX512",
 			doc:   "64-byte vectors, 256 bytes per loop iteration (AVX-512F)",
 			width: 64,
-			// Below 128 bytes the fixed cost dominates: on a Zen 5 EPYC,
-			// AVX-512 ties with AVX2 masking fresh buffers and loses by
-			// 10-20% re-masking one buffer in place (its two overlapping
-			// 64-byte ends defeat store forwarding), and from 128 bytes on it
-			// wins everywhere.
-			minLen: 128,
+			// Up to shortMax bytes the dispatcher sends the AVX-512 level to
+			// maskShortAVX512 instead: its byte-masked vectors need no
+			// overlapping ends, which, re-masking one buffer in place, defeat
+			// store forwarding.
+			minLen: shortMax + 1,
 			alloc:  func() reg.VecVirtual { return c.ZMM() },
 			bcast: func(c *build.Context, m operand.Mem) reg.VecVirtual {
 				z := c.ZMM()
@@ -201,27 +204,38 @@ const kernelSig = "func(dst, src *byte, n int, key, alignedKey, endKey uint32)"
 // widest kernel that level allows and whose minLen n reaches, keeping the
 // Go side to a single call. Every kernel reads the same first six arguments.
 //
-// Cost (of the emitted code): two loads, four compares, two jumps.
+// Cost (of the emitted code): two loads, at most four compares, two jumps.
 func dispatcher(c *build.Context, isas []vecISA) {
 	c.Function("maskVec")
 	c.Attributes(attr.NOSPLIT | attr.NOFRAME)
 	c.SignatureExpr("func(dst, src *byte, n int, key, alignedKey, endKey uint32, level int)")
 	c.Comment(
 		"Jumps to the widest kernel whose level (1: SSE2, 2: AVX2, 3: AVX-512)",
-		"is <= level and whose minimum length is <= n; n >= 16.",
+		"is <= level and whose minimum length is <= n; n >= 16. On the AVX-512",
+		"level that is maskShortAVX512 up to its maximum, which reads only the",
+		"first four arguments.",
 	)
 	n := c.Load(c.Param("n"), c.GP64())
 	level := c.Load(c.Param("level"), c.GP64())
-	for i := len(isas) - 1; i > 0; i-- {
+	top := len(isas) - 1
+	c.CMPQ(level, operand.U32(top+1))
+	c.JB(operand.LabelRef("maskVec_no" + strings.TrimPrefix(isas[top].name, "mask")))
+	c.Comment("The AVX-512 level: the short kernel up to its maximum, else the long one.")
+	c.CMPQ(n, operand.U32(shortMax))
+	c.JA(operand.LabelRef(isas[top].name + "_jmp"))
+	tailJump(c, "maskShortAVX512")
+	for i := top; i > 0; i-- {
 		next := "maskVec_no" + strings.TrimPrefix(isas[i].name, "mask")
-		c.CMPQ(level, operand.U32(i+1))
-		c.JB(operand.LabelRef(next))
-		c.CMPQ(n, operand.U32(isas[i].minLen))
-		c.JAE(operand.LabelRef(isas[i].name + "_jmp"))
+		if i < top {
+			c.CMPQ(level, operand.U32(i+1))
+			c.JB(operand.LabelRef(next))
+			c.CMPQ(n, operand.U32(isas[i].minLen))
+			c.JAE(operand.LabelRef(isas[i].name + "_jmp"))
+		}
 		c.Label(next)
 	}
 	tailJump(c, isas[0].name)
-	for i := len(isas) - 1; i > 0; i-- {
+	for i := top; i > 0; i-- {
 		c.Label(isas[i].name + "_jmp")
 		tailJump(c, isas[i].name)
 	}
@@ -326,6 +340,66 @@ func kernel(c *build.Context, isa vecISA) {
 	if isa.vzero {
 		c.VZEROUPPER()
 	}
+	c.RET()
+}
+
+// shortMax is the longest payload maskShortAVX512 takes: two 64-byte
+// vectors, the second one masked to the length.
+const shortMax = 128
+
+// shortKernel emits maskShortAVX512, which masks 1..shortMax bytes with
+// AVX-512BW byte-masked loads and stores: a K register holding one bit per
+// byte of the last (or only) vector lets it load, XOR and store exactly n
+// bytes with no scalar tail, no overlapping vectors and no alignment step.
+// Every vector starts a multiple of 64 bytes in, so all take key as it is.
+//
+// Cost (of the emitted code): about 12 instructions for up to 64 bytes,
+// 16 for up to 128.
+func shortKernel(c *build.Context) {
+	c.Function("maskShortAVX512")
+	c.Attributes(attr.NOSPLIT | attr.NOFRAME)
+	c.SignatureExpr("func(dst, src *byte, n int, key uint32)")
+	c.Comment(fmt.Sprintf("Masks 1 <= n <= %d bytes with byte-masked 64-byte vectors (AVX-512BW).", shortMax))
+	dst := c.Load(c.Param("dst"), c.GP64())
+	src := c.Load(c.Param("src"), c.GP64())
+	n := c.Load(c.Param("n"), c.GP64())
+	b, err := c.Param("key").Resolve()
+	if err != nil {
+		log.Fatal(err)
+	}
+	key := c.ZMM()
+	c.VBROADCASTSS(b.Addr, key)
+	ones := c.GP64()
+	c.MOVQ(operand.I32(-1), ones)
+	c.CMPQ(n, operand.U8(64))
+	c.JA(operand.LabelRef("maskShortAVX512_two"))
+
+	c.Comment("n <= 64: bits 0..n-1 of K1 select the bytes (BZHI keeps all 64 when n = 64).")
+	bits := c.GP64()
+	c.BZHIQ(n, ones, bits)
+	k := c.K()
+	c.KMOVQ(bits, k)
+	v := c.ZMM()
+	c.VMOVDQU8_Z(operand.Mem{Base: src}, k, v)
+	c.VPXORD(key, v, v)
+	c.VMOVDQU8(v, k, operand.Mem{Base: dst})
+	c.VZEROUPPER()
+	c.RET()
+
+	c.Label("maskShortAVX512_two")
+	c.Comment("64 < n <= 128: a whole vector, then n-64 bytes; both loaded before either is stored.")
+	c.SUBQ(operand.U8(64), n)
+	bits2 := c.GP64()
+	c.BZHIQ(n, ones, bits2)
+	k2 := c.K()
+	c.KMOVQ(bits2, k2)
+	v0, v1 := c.ZMM(), c.ZMM()
+	c.VPXORD(operand.Mem{Base: src}, key, v0)
+	c.VMOVDQU8_Z(operand.Mem{Base: src, Disp: 64}, k2, v1)
+	c.VPXORD(key, v1, v1)
+	c.VMOVDQU64(v0, operand.Mem{Base: dst})
+	c.VMOVDQU8(v1, k2, operand.Mem{Base: dst, Disp: 64})
+	c.VZEROUPPER()
 	c.RET()
 }
 
