@@ -146,29 +146,95 @@ func (c *Conn) serverHandshake() error {
 	return nil
 }
 
-var errTooLarge = refusal(431)
-
+// answerUpgrade reads the client's upgrade request into the read buffer and
+// answers it. The first bytes land in the Storage's scratch, so that a
+// connection waiting for its request holds no pooled buffer. Whatever is
+// buffered is parsed at once in the hope that it is the whole head, unless
+// it fills the scratch (a head rarely fits in it: the scratch is only
+// searched for the head's end then); after one such try comes out short,
+// only the new bytes are searched for the end, and the head is parsed when
+// it is whole, so that a head arriving byte by byte costs linear time.
 func (c *Conn) answerUpgrade() error {
-	n, err := c.readHead(c.cfg.maxHandshakeSize(), errTooLarge)
-	if err == errTooLarge {
-		return c.refuse(431)
+	limit := c.cfg.maxHandshakeSize()
+	scanned := 0 // buffered bytes known to hold no whole head
+	try := true  // whether parsing what is buffered may still be tried
+	for {
+		if c.rw > c.rr {
+			buf := c.rbuf[c.rr:c.rw]
+			if try && (c.rw < len(c.rbuf) || !c.usingScratch()) {
+				try = false
+				if n, answer, pb, err := c.answerRequest(buf); n >= 0 {
+					return c.sendAnswer(n, answer, pb, err)
+				}
+			} else if end := headEnd(buf[max(0, scanned-3):]); end >= 0 {
+				n, answer, pb, err := c.answerRequest(buf[:max(0, scanned-3)+end])
+				if n < 0 { // cannot happen: the head is whole
+					return c.refuse(400)
+				}
+				return c.sendAnswer(n, answer, pb, err)
+			}
+			scanned = len(buf)
+		}
+		if scanned >= limit {
+			return c.refuse(431)
+		}
+		if err := c.fill(min(scanned+1, limit)); err != nil {
+			return err
+		}
+	}
+}
+
+// sendAnswer writes the answer to a request head of n bytes, gives pb back,
+// and returns err, the refusal's error, or the write's. After a 101 what
+// follows the head stays buffered: the client's first frames.
+func (c *Conn) sendAnswer(n int, answer []byte, pb *pooledBuffer, err error) error {
+	_, werr := c.nc.Write(answer)
+	if pb != nil {
+		putBuffer(&writePool, pb)
 	}
 	if err != nil {
 		return err
 	}
-	if err := c.respondUpgrade(c.rbuf[c.rr : c.rr+n]); err != nil {
-		return err
+	if werr != nil {
+		return werr
 	}
-	c.rr += n // what follows the request stays buffered: the client's first frames
+	c.rr += n
 	c.release()
 	return nil
 }
 
-// respondUpgrade parses the request head and answers it: 101, or the
-// refusal whose error it returns.
+// respondUpgrade answers the whole request head: 101, or the refusal whose
+// error it returns.
 func (c *Conn) respondUpgrade(head []byte) error {
+	n, answer, pb, err := c.answerRequest(head)
+	if n < 0 { // cannot happen: the head is whole
+		return c.refuse(400)
+	}
+	_, werr := c.nc.Write(answer)
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
+// answerRequest parses the upgrade request at the start of buf and, when buf
+// holds all of its head, builds the answer: n is the head's length, answer
+// the 101 or the refusal to write, and err the refusal's error. The answer
+// is assembled past the buffered bytes when the read buffer has room, else
+// in the write buffer; pb is non-nil when that was borrowed from the pool,
+// to give back after the write. n is -1 when the head goes on past buf.
+// It allocates nothing; its frame holds the parsed head, and the write
+// happens in its caller, so that the write's call chain does not stack on
+// top of that frame.
+func (c *Conn) answerRequest(buf []byte) (n int, answer []byte, pb *pooledBuffer, err error) {
 	var req requestHead
-	status := parseRequest(head, &req, c.nameLimit())
+	n, status := scanRequest(buf, &req, c.nameLimit())
+	if n < 0 {
+		return -1, nil, nil, nil
+	}
 	if status == 0 && len(req.target)+len(req.host) > c.nameLimit() {
 		status = 414
 	}
@@ -178,33 +244,40 @@ func (c *Conn) respondUpgrade(head []byte) error {
 	if status == 0 && c.cfg.CheckTarget != nil && !c.cfg.CheckTarget(req.target, req.host) {
 		status = 404
 	}
+	var extBuf [96]byte
+	var ext []byte
+	if status == 0 {
+		ext, status = c.acceptExtensions(req.extensionLines(), extBuf[:0])
+	}
 	if status != 0 {
-		return c.refuse(status)
+		answer, pb = c.answerBuffer(maxRejectResponse)
+		return n, appendRejectResponse(answer, status), pb, refusal(status)
 	}
 	protocol := selectProtocol(&req, c.cfg.Subprotocols)
-	accept, err := ResponseKey(req.key)
-	if err != nil {
-		return c.refuse(400)
-	}
-	var extBuf [96]byte
-	ext, status := c.acceptExtensions(req.extensionLines(), extBuf[:0])
-	if status != 0 {
-		return c.refuse(status)
-	}
+	accept := acceptKey((*[24]byte)(req.key)) // scanRequest checked its length and alphabet
 	setNames(c, req.target, req.host)
 	c.setProtocol(protocol)
-	buf, pb := c.writeBuffer()
-	_, err = c.nc.Write(appendAcceptResponse(buf[:0], &accept, protocol, ext))
-	if pb != nil {
-		putBuffer(&writePool, pb)
+	answer, pb = c.answerBuffer(acceptResponseLen(protocol, ext))
+	return n, appendAcceptResponse(answer, &accept, protocol, ext), pb, nil
+}
+
+// answerBuffer returns an empty buffer with room for size bytes, to
+// assemble a handshake answer in: the free end of the read buffer when it
+// has the room (it is the Conn's already; the head before it stays
+// untouched), else the write buffer; pb is non-nil when that was borrowed
+// from the pool.
+func (c *Conn) answerBuffer(size int) (buf []byte, pb *pooledBuffer) {
+	if len(c.rbuf)-c.rw >= size {
+		return c.rbuf[c.rw:c.rw:len(c.rbuf)], nil
 	}
-	return err
+	buf, pb = c.writeBuffer()
+	return buf[:0], pb
 }
 
 // refuse answers status and returns the matching error.
 func (c *Conn) refuse(status int) error {
-	buf, pb := c.writeBuffer()
-	_, _ = c.nc.Write(appendRejectResponse(buf[:0], status))
+	buf, pb := c.answerBuffer(maxRejectResponse)
+	_, _ = c.nc.Write(appendRejectResponse(buf, status))
 	if pb != nil {
 		putBuffer(&writePool, pb)
 	}
