@@ -235,6 +235,13 @@ func (c *Conn) answerRequest(buf []byte) (n int, answer []byte, pb *pooledBuffer
 	if n < 0 {
 		return -1, nil, nil, nil
 	}
+	// The hash goes first: its rounds are one chain of dependent
+	// instructions, and the checks below, which do not wait for it, run
+	// beside it.
+	var sum [20]byte
+	if status == 0 {
+		acceptSum((*[24]byte)(req.key), &sum) // scanRequest checked its length and alphabet
+	}
 	if status == 0 && len(req.target)+len(req.host) > c.nameLimit() {
 		status = 414
 	}
@@ -254,7 +261,7 @@ func (c *Conn) answerRequest(buf []byte) (n int, answer []byte, pb *pooledBuffer
 		return n, appendRejectResponse(answer, status), pb, refusal(status)
 	}
 	protocol := selectProtocol(&req, c.cfg.Subprotocols)
-	accept := acceptKey((*[24]byte)(req.key)) // scanRequest checked its length and alphabet
+	accept := encodeAccept(&sum)
 	setNames(c, req.target, req.host)
 	c.setProtocol(protocol)
 	answer, pb = c.answerBuffer(acceptResponseLen(protocol, ext))

@@ -978,6 +978,9 @@ func nextElement(list []byte) (elem, rest []byte) {
 // hasTokenFold reports whether the comma-separated list holds an element
 // equal to lower, ignoring ASCII case. lower must be lower-case.
 func hasTokenFold(list []byte, lower string) bool {
+	if len(list) == len(lower) { // the usual list of one element
+		return equalFold(list, lower)
+	}
 	for len(list) > 0 {
 		var elem []byte
 		elem, list = nextElement(list)
@@ -1030,7 +1033,7 @@ func validKey(k []byte) bool {
 		return false
 	}
 	for _, c := range k[:22] {
-		if !isBase64(c) {
+		if !base64Char[c] {
 			return false
 		}
 	}
@@ -1039,10 +1042,6 @@ func validKey(k []byte) bool {
 		return true
 	}
 	return false
-}
-
-func isBase64(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/'
 }
 
 // validHost reports whether h can be a Host value (RFC 7230 §5.4: uri-host
@@ -1080,9 +1079,10 @@ func isToken[T string | []byte](b T) bool {
 	return true
 }
 
-// tchar and hostChar are byte classes: token characters (RFC 7230 §3.2.6) and
-// characters of a Host value.
-var tchar, hostChar = func() (t, h [256]bool) {
+// tchar, hostChar and base64Char are byte classes: token characters
+// (RFC 7230 §3.2.6), characters of a Host value, and the standard base64
+// alphabet.
+var tchar, hostChar, base64Char = func() (t, h, b [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c], h[c] = true, true
 	}
@@ -1096,5 +1096,8 @@ var tchar, hostChar = func() (t, h [256]bool) {
 	for _, c := range "-._~!$&'()*+,;=%:[]" {
 		h[c] = true
 	}
-	return t, h
+	for _, c := range base64Alphabet {
+		b[c] = true
+	}
+	return t, h, b
 }()

@@ -33,15 +33,21 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 		http.Error(w, http.StatusText(status), status)
 		return nil, refusal(status)
 	}
-	accept, err := ResponseKey(req.key)
-	if err != nil {
-		http.Error(w, http.StatusText(400), 400)
-		return nil, refusal(400)
-	}
-	params, deflate, err := negotiateDeflateHeader(r.Header["Sec-Websocket-Extensions"], cfg)
-	if err != nil {
-		http.Error(w, http.StatusText(400), 400)
-		return nil, refusal(400)
+	// The hash goes first: its rounds are one chain of dependent
+	// instructions, and the work below, which does not wait for it, runs
+	// beside it.
+	var sum [20]byte
+	acceptSum((*[24]byte)(req.key), &sum) // checkUpgrade checked it
+	deadline := time.Now().Add(cfg.handshakeTimeout())
+	var params deflateParams
+	deflate := false
+	if cfg.Compression.Enabled {
+		var err error
+		params, deflate, err = negotiateDeflateHeader(r.Header["Sec-Websocket-Extensions"], cfg)
+		if err != nil {
+			http.Error(w, http.StatusText(400), 400)
+			return nil, refusal(400)
+		}
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -53,18 +59,17 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	setNames(c, r.RequestURI, r.Host)
 	protocol := selectProtocol(&req, cfg.Subprotocols)
 	c.setProtocol(protocol)
+	var extBuf [96]byte
 	var ext []byte
 	if deflate {
 		c.enableDeflate(params)
-		ext = appendDeflateResponse(nil, params)
+		ext = appendDeflateResponse(extBuf[:0], params)
 	}
-	if n := brw.Reader.Buffered(); n > 0 {
-		early, _ := brw.Reader.Peek(n)
-		c.keep(early)
-	}
-	_ = nc.SetWriteDeadline(time.Now().Add(cfg.handshakeTimeout()))
-	buf, pb := c.writeBuffer()
-	_, err = nc.Write(appendAcceptResponse(buf[:0], &accept, protocol, ext))
+	accept := encodeAccept(&sum)
+	_ = nc.SetWriteDeadline(deadline)
+	// Nothing is buffered yet: the answer is assembled in the read buffer.
+	buf, pb := c.answerBuffer(acceptResponseLen(protocol, ext))
+	_, err = nc.Write(appendAcceptResponse(buf, &accept, protocol, ext))
 	if pb != nil {
 		putBuffer(&writePool, pb)
 	}
@@ -73,6 +78,10 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 		c.shutdown()
 		c.dropReadBuffers()
 		return nil, err
+	}
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		c.keep(early)
 	}
 	return c, nil
 }
@@ -116,7 +125,7 @@ func checkUpgrade(r *http.Request, cfg *Config, req *requestHead, st *Storage) i
 		return 431
 	}
 	for _, l := range lines {
-		req.protocols[req.nProtocols] = []byte(l)
+		req.protocols[req.nProtocols] = viewBytes(l)
 		req.nProtocols++
 	}
 	return 0
@@ -125,7 +134,7 @@ func checkUpgrade(r *http.Request, cfg *Config, req *requestHead, st *Storage) i
 // headerHasToken reports whether a comma-separated header holds token.
 func headerHasToken(lines []string, token string) bool {
 	for _, l := range lines {
-		if hasTokenFold([]byte(l), token) {
+		if hasTokenFold(viewBytes(l), token) {
 			return true
 		}
 	}
