@@ -161,17 +161,24 @@ func (c *Conn) answerUpgrade() error {
 	for {
 		if c.rw > c.rr {
 			buf := c.rbuf[c.rr:c.rw]
+			var probe []byte // what to parse: all of buf on a try, else the whole head once found
+			whole := false
 			if try && (c.rw < len(c.rbuf) || !c.usingScratch()) {
 				try = false
-				if n, answer, pb, err := c.answerRequest(buf); n >= 0 {
+				probe = buf
+			} else if from := max(0, scanned-3); mayEndHead(buf[from:]) {
+				if end := headEnd(buf[from:]); end >= 0 {
+					probe, whole = buf[:from+end], true
+				}
+			}
+			if probe != nil {
+				n, answer, pb, err := c.answerRequest(probe)
+				if n >= 0 {
 					return c.sendAnswer(n, answer, pb, err)
 				}
-			} else if end := headEnd(buf[max(0, scanned-3):]); end >= 0 {
-				n, answer, pb, err := c.answerRequest(buf[:max(0, scanned-3)+end])
-				if n < 0 { // cannot happen: the head is whole
+				if whole { // cannot happen: scanRequest finds the end of a whole head
 					return c.refuse(400)
 				}
-				return c.sendAnswer(n, answer, pb, err)
 			}
 			scanned = len(buf)
 		}
@@ -226,15 +233,24 @@ func (c *Conn) respondUpgrade(head []byte) error {
 // is assembled past the buffered bytes when the read buffer has room, else
 // in the write buffer; pb is non-nil when that was borrowed from the pool,
 // to give back after the write. n is -1 when the head goes on past buf.
-// It allocates nothing; its frame holds the parsed head, and the write
-// happens in its caller, so that the write's call chain does not stack on
-// top of that frame.
+// It allocates nothing. Its frame holds the parsed head (about 330 bytes);
+// the answer is built in answerHead, and the write happens in its caller,
+// so that neither stacks on top of the parser's frames: a connection's
+// goroutine keeps its first 2 KiB stack through the handshake.
 func (c *Conn) answerRequest(buf []byte) (n int, answer []byte, pb *pooledBuffer, err error) {
 	var req requestHead
 	n, status := scanRequest(buf, &req, c.nameLimit())
 	if n < 0 {
 		return -1, nil, nil, nil
 	}
+	answer, pb, err = c.answerHead(&req, status)
+	return n, answer, pb, err
+}
+
+// answerHead applies the connection's checks (target and host length,
+// Origin, target, extensions) to a request scanRequest parsed with status,
+// and builds the answer as answerRequest describes.
+func (c *Conn) answerHead(req *requestHead, status int) (answer []byte, pb *pooledBuffer, err error) {
 	// The hash goes first: its rounds are one chain of dependent
 	// instructions, and the checks below, which do not wait for it, run
 	// beside it.
@@ -251,21 +267,32 @@ func (c *Conn) answerRequest(buf []byte) (n int, answer []byte, pb *pooledBuffer
 	if status == 0 && c.cfg.CheckTarget != nil && !c.cfg.CheckTarget(req.target, req.host) {
 		status = 404
 	}
-	var extBuf [96]byte
-	var ext []byte
+	var params deflateParams
+	deflate := false
 	if status == 0 {
-		ext, status = c.acceptExtensions(req.extensionLines(), extBuf[:0])
+		params, deflate, status = c.acceptExtensions(req.extensionLines())
 	}
 	if status != 0 {
 		answer, pb = c.answerBuffer(maxRejectResponse)
-		return n, appendRejectResponse(answer, status), pb, refusal(status)
+		return appendRejectResponse(answer, status), pb, refusal(status)
 	}
-	protocol := selectProtocol(&req, c.cfg.Subprotocols)
-	accept := encodeAccept(&sum)
+	protocol := selectProtocol(req, c.cfg.Subprotocols)
 	setNames(c, req.target, req.host)
 	c.setProtocol(protocol)
-	answer, pb = c.answerBuffer(acceptResponseLen(protocol, ext))
-	return n, appendAcceptResponse(answer, &accept, protocol, ext), pb, nil
+	size := acceptResponseLen(protocol, nil)
+	if deflate {
+		c.enableDeflate(params)
+		size += len("Sec-WebSocket-Extensions: \r\n") + maxDeflateResponse
+	}
+	answer, pb = c.answerBuffer(size)
+	accept := encodeAccept(&sum)
+	answer = appendAcceptResponse(answer, &accept, protocol, nil)
+	if deflate { // inserted before the final CRLF, straight from params
+		answer = append(answer[:len(answer)-2], "Sec-WebSocket-Extensions: "...)
+		answer = appendDeflateResponse(answer, params)
+		answer = append(answer, "\r\n\r\n"...)
+	}
+	return answer, pb, nil
 }
 
 // answerBuffer returns an empty buffer with room for size bytes, to
@@ -427,22 +454,23 @@ func equalFoldBytes(a, b []byte) bool {
 }
 
 // acceptExtensions negotiates the extensions a client offered: only
-// permessage-deflate, when Config.Compression enables it. It appends the
-// answer to dst, or returns the status to refuse with.
-func (c *Conn) acceptExtensions(lines [][]byte, dst []byte) ([]byte, int) {
+// permessage-deflate, when Config.Compression enables it. ok reports that
+// it was agreed on with params; status is the one to refuse with, or 0.
+func (c *Conn) acceptExtensions(lines [][]byte) (params deflateParams, ok bool, status int) {
 	if !c.cfg.Compression.Enabled || len(lines) == 0 {
-		return nil, 0
+		return params, false, 0
 	}
 	params, ok, err := negotiateDeflate(lines, &c.cfg.Compression)
 	if err != nil {
-		return nil, 400
+		return params, false, 400
 	}
-	if !ok {
-		return nil, 0
-	}
-	c.enableDeflate(params)
-	return appendDeflateResponse(dst, params), 0
+	return params, ok, 0
 }
+
+// maxDeflateResponse bounds the length of appendDeflateResponse's value.
+const maxDeflateResponse = len(extDeflateName) +
+	len("; "+extServerNoContextTakeover) + len("; "+extClientNoContextTakeover) +
+	len("; "+extServerMaxWindowBits+"=15") + len("; "+extClientMaxWindowBits+"=15")
 
 // extensionOffer appends the client's extension offer to dst: nil when
 // compression is off.

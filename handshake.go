@@ -152,6 +152,39 @@ func headEnd(b []byte) int {
 	return -1
 }
 
+// mayEndHead reports whether b holds two LFs two bytes apart, as the blank
+// line of "\r\n\r\n" does: without them headEnd(b) is -1. It costs a
+// dozen branch-free operations per eight bytes, less than headEnd, whose
+// search stops at every line's LF; a head's start holds no such pair.
+func mayEndHead(b []byte) bool {
+	var acc, prev uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		z := lfMask(binary.LittleEndian.Uint64(b[i:]))
+		acc |= z&(z>>16) | prev>>48&z // pairs inside the word, and across from the last one
+		prev = z
+	}
+	if acc != 0 {
+		return true
+	}
+	for k := max(0, i-2); k+2 < len(b); k++ {
+		if b[k] == '\n' && b[k+2] == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+// lfMask returns the top bit of every byte of x that is an LF, and no other
+// bit. Per byte, y = x^LF is zero when its low seven bits plus 0x7f do not
+// reach bit 7 (that never carries into the next byte) and its own bit 7 is
+// clear.
+func lfMask(x uint64) uint64 {
+	const low7, highs = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	y := x ^ 0x0a0a0a0a0a0a0a0a
+	return ^((y&low7 + low7) | y) & highs
+}
+
 // endsHead reports whether the LF at b[k] is the first of "\r\n\r\n".
 func endsHead(b []byte, k int) bool {
 	return k >= 1 && k+2 < len(b) && b[k-1] == '\r' && b[k+1] == '\r' && b[k+2] == '\n'

@@ -132,3 +132,26 @@ func TestResponseLengths(t *testing.T) {
 		}
 	}
 }
+
+// TestMayEndHead compares the branch-free filter with the byte loop on
+// random inputs, and checks that it never misses a head's end.
+func TestMayEndHead(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	alphabet := []byte{'\r', '\n', 0x0b, 'a', 0x8a, 0x0a ^ 0x80}
+	for range 200000 {
+		b := make([]byte, r.IntN(48))
+		for k := range b {
+			b[k] = alphabet[r.IntN(len(alphabet))]
+		}
+		want := false
+		for k := 0; k+2 < len(b); k++ {
+			want = want || b[k] == '\n' && b[k+2] == '\n'
+		}
+		if got := mayEndHead(b); got != want {
+			t.Fatalf("mayEndHead(%q) = %v, want %v", b, got, want)
+		}
+		if headEnd(b) >= 0 && !want {
+			t.Fatalf("headEnd(%q) found an end without an LF pair", b)
+		}
+	}
+}
