@@ -270,7 +270,7 @@ func (c *Conn) answerHead(req *requestHead, status int) (answer []byte, pb *pool
 	var params deflateParams
 	deflate := false
 	if status == 0 {
-		params, deflate, status = c.acceptExtensions(req.extensionLines())
+		params, deflate, status = c.acceptExtensions(req)
 	}
 	if status != 0 {
 		answer, pb = c.answerBuffer(maxRejectResponse)
@@ -456,11 +456,12 @@ func equalFoldBytes(a, b []byte) bool {
 // acceptExtensions negotiates the extensions a client offered: only
 // permessage-deflate, when Config.Compression enables it. ok reports that
 // it was agreed on with params; status is the one to refuse with, or 0.
-func (c *Conn) acceptExtensions(lines [][]byte) (params deflateParams, ok bool, status int) {
-	if !c.cfg.Compression.Enabled || len(lines) == 0 {
+func (c *Conn) acceptExtensions(req *requestHead) (params deflateParams, ok bool, status int) {
+	if !c.cfg.Compression.Enabled || req.nExtensions == 0 {
 		return params, false, 0
 	}
-	params, ok, err := negotiateDeflate(lines, &c.cfg.Compression)
+	var lines [maxHeaderLines][]byte
+	params, ok, err := negotiateDeflate(req.extensionLines(lines[:0]), &c.cfg.Compression)
 	if err != nil {
 		return params, false, 400
 	}

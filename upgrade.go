@@ -21,8 +21,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	if st == nil {
 		st = new(Storage)
 	}
-	var req requestHead
-	status := checkUpgrade(r, cfg, &req, st)
+	status, key, protocols := checkUpgrade(r, cfg, st)
 	if status != 0 {
 		switch status {
 		case 405:
@@ -37,7 +36,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	// instructions, and the work below, which does not wait for it, runs
 	// beside it.
 	var sum [20]byte
-	acceptSum((*[24]byte)(req.key), &sum) // checkUpgrade checked it
+	acceptSum((*[24]byte)(key), &sum) // checkUpgrade checked it
 	deadline := time.Now().Add(cfg.handshakeTimeout())
 	var params deflateParams
 	deflate := false
@@ -57,7 +56,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	c := attach(nc, flags|NoHTTP, st, cfg, true)
 	c.flags = flags
 	setNames(c, r.RequestURI, r.Host)
-	protocol := selectProtocol(&req, cfg.Subprotocols)
+	protocol := selectProtocolLines(protocols, cfg.Subprotocols)
 	c.setProtocol(protocol)
 	var extBuf [96]byte
 	var ext []byte
@@ -87,48 +86,44 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 }
 
 // checkUpgrade applies the opening handshake's rules to a request net/http
-// parsed, filling req's key and protocol lines; it returns the status to
-// refuse with, or 0.
-func checkUpgrade(r *http.Request, cfg *Config, req *requestHead, st *Storage) int {
+// parsed. It returns the status to refuse with, or 0 with the key (a view of
+// the header's string) and the Sec-WebSocket-Protocol lines.
+func checkUpgrade(r *http.Request, cfg *Config, st *Storage) (status int, key []byte, protocols []string) {
 	switch {
 	case r.Method != http.MethodGet:
-		return 405
+		return 405, nil, nil
 	case !r.ProtoAtLeast(1, 1):
-		return 505
+		return 505, nil, nil
 	case !headerHasToken(r.Header["Connection"], "upgrade"),
 		!headerHasToken(r.Header["Upgrade"], "websocket"):
-		return 400
+		return 400, nil, nil
 	}
 	if v := r.Header["Sec-Websocket-Version"]; len(v) != 1 || v[0] != "13" {
-		return 426
+		return 426, nil, nil
 	}
 	keys := r.Header["Sec-Websocket-Key"]
 	if len(keys) != 1 || !validKey(viewBytes(keys[0])) {
-		return 400
+		return 400, nil, nil
 	}
-	req.key = viewBytes(keys[0])
+	key = viewBytes(keys[0])
 	var origin []byte
 	if o := r.Header["Origin"]; len(o) > 0 {
 		origin = viewBytes(o[0])
 	}
 	if !cfg.originAllowed(origin, viewBytes(r.Host)) {
-		return 403
+		return 403, nil, nil
 	}
 	if cfg.CheckTarget != nil && !cfg.CheckTarget(viewBytes(r.RequestURI), viewBytes(r.Host)) {
-		return 404
+		return 404, nil, nil
 	}
 	if len(r.RequestURI)+len(r.Host) > st.conn.nameLimit() {
-		return 414
+		return 414, nil, nil
 	}
-	lines := r.Header["Sec-Websocket-Protocol"]
-	if len(lines) > maxHeaderLines {
-		return 431
+	protocols = r.Header["Sec-Websocket-Protocol"]
+	if len(protocols) > maxHeaderLines {
+		return 431, nil, nil
 	}
-	for _, l := range lines {
-		req.protocols[req.nProtocols] = viewBytes(l)
-		req.nProtocols++
-	}
-	return 0
+	return 0, key, protocols
 }
 
 // headerHasToken reports whether a comma-separated header holds token.
