@@ -1,7 +1,6 @@
 package wsmem
 
 import (
-	"bytes"
 	"errors"
 	"math"
 	"strconv"
@@ -243,14 +242,22 @@ func (c *Conn) answerRequest(buf []byte) (n int, answer []byte, pb *pooledBuffer
 	if n < 0 {
 		return -1, nil, nil, nil
 	}
-	answer, pb, err = c.answerHead(&req, status)
+	// Negotiated here, beside answerHead rather than under it, for the
+	// stack's sake; its refusal still ranks after answerHead's checks.
+	var params deflateParams
+	deflate, extStatus := false, 0
+	if status == 0 && c.cfg.Compression.Enabled && req.nExtensions > 0 {
+		params, deflate, extStatus = c.acceptExtensions(&req)
+	}
+	answer, pb, err = c.answerHead(&req, status, params, deflate, extStatus)
 	return n, answer, pb, err
 }
 
 // answerHead applies the connection's checks (target and host length,
-// Origin, target, extensions) to a request scanRequest parsed with status,
-// and builds the answer as answerRequest describes.
-func (c *Conn) answerHead(req *requestHead, status int) (answer []byte, pb *pooledBuffer, err error) {
+// Origin, target, then the extensions' outcome: deflate with params, or
+// extStatus to refuse with) to a request scanRequest parsed with status, and
+// builds the answer as answerRequest describes.
+func (c *Conn) answerHead(req *requestHead, status int, params deflateParams, deflate bool, extStatus int) (answer []byte, pb *pooledBuffer, err error) {
 	// The hash goes first: its rounds are one chain of dependent
 	// instructions, and the checks below, which do not wait for it, run
 	// beside it.
@@ -267,10 +274,8 @@ func (c *Conn) answerHead(req *requestHead, status int) (answer []byte, pb *pool
 	if status == 0 && c.cfg.CheckTarget != nil && !c.cfg.CheckTarget(req.target, req.host) {
 		status = 404
 	}
-	var params deflateParams
-	deflate := false
 	if status == 0 {
-		params, deflate, status = c.acceptExtensions(req)
+		status = extStatus
 	}
 	if status != 0 {
 		answer, pb = c.answerBuffer(maxRejectResponse)
@@ -421,7 +426,9 @@ func (c *Conn) acceptResponse(head []byte, key *[24]byte) error {
 var errUnofferedExtension = &handshakeError{msg: "wsmem: server answered with an extension the client did not offer"}
 
 // originAllowed applies Config.CheckOrigin, or by default accepts a
-// request without Origin or whose Origin's host is the request's Host.
+// request without Origin or whose Origin's host (after the first "://")
+// is the request's Host. The search is a plain loop: bytes.Cut's frames
+// would deepen the handshake's stack past a goroutine's first 2 KiB.
 func (cfg *Config) originAllowed(origin, host []byte) bool {
 	if cfg.CheckOrigin != nil {
 		return cfg.CheckOrigin(origin, host)
@@ -429,8 +436,12 @@ func (cfg *Config) originAllowed(origin, host []byte) bool {
 	if origin == nil {
 		return true
 	}
-	_, rest, ok := bytes.Cut(origin, []byte("://"))
-	return ok && equalFoldBytes(rest, host)
+	for i := 0; i+3 <= len(origin); i++ {
+		if origin[i] == ':' && origin[i+1] == '/' && origin[i+2] == '/' {
+			return equalFoldBytes(origin[i+3:], host)
+		}
+	}
+	return false
 }
 
 // equalFoldBytes compares ASCII case-insensitively.
