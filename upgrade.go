@@ -21,7 +21,8 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	if st == nil {
 		st = new(Storage)
 	}
-	status, key, protocols := checkUpgrade(r, cfg, st)
+	var sum [20]byte // the accept value's hash, started in checkUpgrade
+	status, protocols := checkUpgrade(r, cfg, st, &sum)
 	if status != 0 {
 		switch status {
 		case 405:
@@ -32,11 +33,6 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 		http.Error(w, http.StatusText(status), status)
 		return nil, refusal(status)
 	}
-	// The hash goes first: its rounds are one chain of dependent
-	// instructions, and the work below, which does not wait for it, runs
-	// beside it.
-	var sum [20]byte
-	acceptSum((*[24]byte)(key), &sum) // checkUpgrade checked it
 	deadline := time.Now().Add(cfg.handshakeTimeout())
 	var params deflateParams
 	deflate := false
@@ -86,44 +82,47 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 }
 
 // checkUpgrade applies the opening handshake's rules to a request net/http
-// parsed. It returns the status to refuse with, or 0 with the key (a view of
-// the header's string) and the Sec-WebSocket-Protocol lines.
-func checkUpgrade(r *http.Request, cfg *Config, st *Storage) (status int, key []byte, protocols []string) {
+// parsed. It returns the status to refuse with, or 0 and the
+// Sec-WebSocket-Protocol lines. Once the key passed, it hashes it into sum
+// for the accept value: the hash's rounds are one chain of dependent
+// instructions, and the checks after it, which do not wait for it, run
+// beside it.
+func checkUpgrade(r *http.Request, cfg *Config, st *Storage, sum *[20]byte) (status int, protocols []string) {
 	switch {
 	case r.Method != http.MethodGet:
-		return 405, nil, nil
+		return 405, nil
 	case !r.ProtoAtLeast(1, 1):
-		return 505, nil, nil
+		return 505, nil
 	case !headerHasToken(r.Header["Connection"], "upgrade"),
 		!headerHasToken(r.Header["Upgrade"], "websocket"):
-		return 400, nil, nil
+		return 400, nil
 	}
 	if v := r.Header["Sec-Websocket-Version"]; len(v) != 1 || v[0] != "13" {
-		return 426, nil, nil
+		return 426, nil
 	}
 	keys := r.Header["Sec-Websocket-Key"]
 	if len(keys) != 1 || !validKey(viewBytes(keys[0])) {
-		return 400, nil, nil
+		return 400, nil
 	}
-	key = viewBytes(keys[0])
+	acceptSum((*[24]byte)(viewBytes(keys[0])), sum)
 	var origin []byte
 	if o := r.Header["Origin"]; len(o) > 0 {
 		origin = viewBytes(o[0])
 	}
 	if !cfg.originAllowed(origin, viewBytes(r.Host)) {
-		return 403, nil, nil
+		return 403, nil
 	}
 	if cfg.CheckTarget != nil && !cfg.CheckTarget(viewBytes(r.RequestURI), viewBytes(r.Host)) {
-		return 404, nil, nil
+		return 404, nil
 	}
 	if len(r.RequestURI)+len(r.Host) > st.conn.nameLimit() {
-		return 414, nil, nil
+		return 414, nil
 	}
 	protocols = r.Header["Sec-Websocket-Protocol"]
 	if len(protocols) > maxHeaderLines {
-		return 431, nil, nil
+		return 431, nil
 	}
-	return 0, key, protocols
+	return 0, protocols
 }
 
 // headerHasToken reports whether a comma-separated header holds token.
