@@ -1270,11 +1270,19 @@ func FuzzParseRequest(f *testing.F) {
 		var req requestHead
 		parseRequest(data, &req, 64) // any input: no panic
 		n := headEnd(data)
+		// The one-pass scan finds the same end, and the same answer.
+		end, scanned := scanRequest(data, &req, 64)
 		if n < 0 {
+			if end != -1 {
+				t.Fatalf("scanRequest(%q) found an end at %d; headEnd finds none", data, end)
+			}
 			return
 		}
 		h := data[:n]
 		got := parseRequest(h, &req, 64)
+		if end != n || scanned != got {
+			t.Fatalf("scanRequest(%q) = %d, %d; headEnd %d, parseRequest %d", data, end, scanned, n, got)
+		}
 		want, slow := slowParseRequest(string(h), 64)
 		if got != want {
 			t.Fatalf("parseRequest(%q) = %d, slow checker says %d", h, got, want)
