@@ -54,7 +54,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	setNames(c, r.RequestURI, r.Host)
 	protocol := selectProtocolLines(protocols, cfg.Subprotocols)
 	c.setProtocol(protocol)
-	var extBuf [96]byte
+	var extBuf [maxDeflateResponse]byte
 	var ext []byte
 	if deflate {
 		c.enableDeflate(params)
