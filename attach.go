@@ -1,7 +1,6 @@
 package wsmem
 
 import (
-	"bytes"
 	"errors"
 	"math"
 	"strconv"
@@ -146,29 +145,126 @@ func (c *Conn) serverHandshake() error {
 	return nil
 }
 
-var errTooLarge = refusal(431)
-
+// answerUpgrade reads the client's upgrade request into the read buffer and
+// answers it. The first bytes land in the Storage's scratch, so that a
+// connection waiting for its request holds no pooled buffer. Whatever is
+// buffered is parsed at once in the hope that it is the whole head, unless
+// it fills the scratch (a head rarely fits in it: the scratch is only
+// searched for the head's end then); after one such try comes out short,
+// only the new bytes are searched for the end, and the head is parsed when
+// it is whole, so that a head arriving byte by byte costs linear time.
 func (c *Conn) answerUpgrade() error {
-	n, err := c.readHead(c.cfg.maxHandshakeSize(), errTooLarge)
-	if err == errTooLarge {
-		return c.refuse(431)
+	limit := c.cfg.maxHandshakeSize()
+	scanned := 0 // buffered bytes known to hold no whole head
+	try := true  // whether parsing what is buffered may still be tried
+	for {
+		if c.rw > c.rr {
+			buf := c.rbuf[c.rr:c.rw]
+			var probe []byte // what to parse: all of buf on a try, else the whole head once found
+			whole := false
+			if try && (c.rw < len(c.rbuf) || !c.usingScratch()) {
+				try = false
+				probe = buf
+			} else if from := max(0, scanned-3); mayEndHead(buf[from:]) {
+				if end := headEnd(buf[from:]); end >= 0 {
+					probe, whole = buf[:from+end], true
+				}
+			}
+			if probe != nil {
+				n, answer, pb, err := c.answerRequest(probe)
+				if n >= 0 {
+					return c.sendAnswer(n, answer, pb, err)
+				}
+				if whole { // cannot happen: scanRequest finds the end of a whole head
+					return c.refuse(400)
+				}
+			}
+			scanned = len(buf)
+		}
+		if scanned >= limit {
+			return c.refuse(431)
+		}
+		if err := c.fill(min(scanned+1, limit)); err != nil {
+			return err
+		}
+	}
+}
+
+// sendAnswer writes the answer to a request head of n bytes, gives pb back,
+// and returns err, the refusal's error, or the write's. After a 101 what
+// follows the head stays buffered: the client's first frames.
+func (c *Conn) sendAnswer(n int, answer []byte, pb *pooledBuffer, err error) error {
+	_, werr := c.nc.Write(answer)
+	if pb != nil {
+		putBuffer(&writePool, pb)
 	}
 	if err != nil {
 		return err
 	}
-	if err := c.respondUpgrade(c.rbuf[c.rr : c.rr+n]); err != nil {
-		return err
+	if werr != nil {
+		return werr
 	}
-	c.rr += n // what follows the request stays buffered: the client's first frames
+	c.rr += n
 	c.release()
 	return nil
 }
 
-// respondUpgrade parses the request head and answers it: 101, or the
-// refusal whose error it returns.
+// respondUpgrade answers the whole request head: 101, or the refusal whose
+// error it returns.
 func (c *Conn) respondUpgrade(head []byte) error {
+	n, answer, pb, err := c.answerRequest(head)
+	if n < 0 { // cannot happen: the head is whole
+		return c.refuse(400)
+	}
+	_, werr := c.nc.Write(answer)
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
+// answerRequest parses the upgrade request at the start of buf and, when buf
+// holds all of its head, builds the answer: n is the head's length, answer
+// the 101 or the refusal to write, and err the refusal's error. The answer
+// is assembled past the buffered bytes when the read buffer has room, else
+// in the write buffer; pb is non-nil when that was borrowed from the pool,
+// to give back after the write. n is -1 when the head goes on past buf.
+// It allocates nothing. Its frame holds the parsed head (about 330 bytes);
+// the answer is built in answerHead, and the write happens in its caller,
+// so that neither stacks on top of the parser's frames: a connection's
+// goroutine keeps its first 2 KiB stack through the handshake.
+func (c *Conn) answerRequest(buf []byte) (n int, answer []byte, pb *pooledBuffer, err error) {
 	var req requestHead
-	status := parseRequest(head, &req, c.nameLimit())
+	n, status := scanRequest(buf, &req, c.nameLimit())
+	if n < 0 {
+		return -1, nil, nil, nil
+	}
+	// Negotiated here, beside answerHead rather than under it, for the
+	// stack's sake; its refusal still ranks after answerHead's checks.
+	var params deflateParams
+	deflate, extStatus := false, 0
+	if status == 0 && c.cfg.Compression.Enabled && req.nExtensions > 0 {
+		params, deflate, extStatus = c.acceptExtensions(&req)
+	}
+	answer, pb, err = c.answerHead(&req, status, params, deflate, extStatus)
+	return n, answer, pb, err
+}
+
+// answerHead applies the connection's checks (target and host length,
+// Origin, target, then the extensions' outcome: deflate with params, or
+// extStatus to refuse with) to a request scanRequest parsed with status, and
+// builds the answer as answerRequest describes.
+func (c *Conn) answerHead(req *requestHead, status int, params deflateParams, deflate bool, extStatus int) (answer []byte, pb *pooledBuffer, err error) {
+	// The hash goes first: its rounds are one chain of dependent
+	// instructions, and the checks below, which do not wait for it, run
+	// beside it.
+	var sum [20]byte
+	if status == 0 {
+		acceptSum((*[24]byte)(req.key), &sum) // scanRequest checked its length and alphabet
+	}
 	if status == 0 && len(req.target)+len(req.host) > c.nameLimit() {
 		status = 414
 	}
@@ -178,33 +274,49 @@ func (c *Conn) respondUpgrade(head []byte) error {
 	if status == 0 && c.cfg.CheckTarget != nil && !c.cfg.CheckTarget(req.target, req.host) {
 		status = 404
 	}
+	if status == 0 {
+		status = extStatus
+	}
 	if status != 0 {
-		return c.refuse(status)
+		answer, pb = c.answerBuffer(maxRejectResponse)
+		return appendRejectResponse(answer, status), pb, refusal(status)
 	}
-	protocol := selectProtocol(&req, c.cfg.Subprotocols)
-	accept, err := ResponseKey(req.key)
-	if err != nil {
-		return c.refuse(400)
-	}
-	var extBuf [96]byte
-	ext, status := c.acceptExtensions(req.extensionLines(), extBuf[:0])
-	if status != 0 {
-		return c.refuse(status)
-	}
+	protocol := selectProtocol(req, c.cfg.Subprotocols)
 	setNames(c, req.target, req.host)
 	c.setProtocol(protocol)
-	buf, pb := c.writeBuffer()
-	_, err = c.nc.Write(appendAcceptResponse(buf[:0], &accept, protocol, ext))
-	if pb != nil {
-		putBuffer(&writePool, pb)
+	size := acceptResponseLen(protocol, nil)
+	if deflate {
+		c.enableDeflate(params)
+		size += len("Sec-WebSocket-Extensions: \r\n") + maxDeflateResponse
 	}
-	return err
+	answer, pb = c.answerBuffer(size)
+	accept := encodeAccept(&sum)
+	answer = appendAcceptResponse(answer, &accept, protocol, nil)
+	if deflate { // inserted before the final CRLF, straight from params
+		answer = append(answer[:len(answer)-2], "Sec-WebSocket-Extensions: "...)
+		answer = appendDeflateResponse(answer, params)
+		answer = append(answer, "\r\n\r\n"...)
+	}
+	return answer, pb, nil
+}
+
+// answerBuffer returns an empty buffer with room for size bytes, to
+// assemble a handshake answer in: the free end of the read buffer when it
+// has the room (it is the Conn's already; the head before it stays
+// untouched), else the write buffer; pb is non-nil when that was borrowed
+// from the pool.
+func (c *Conn) answerBuffer(size int) (buf []byte, pb *pooledBuffer) {
+	if len(c.rbuf)-c.rw >= size {
+		return c.rbuf[c.rw:c.rw:len(c.rbuf)], nil
+	}
+	buf, pb = c.writeBuffer()
+	return buf[:0], pb
 }
 
 // refuse answers status and returns the matching error.
 func (c *Conn) refuse(status int) error {
-	buf, pb := c.writeBuffer()
-	_, _ = c.nc.Write(appendRejectResponse(buf[:0], status))
+	buf, pb := c.answerBuffer(maxRejectResponse)
+	_, _ = c.nc.Write(appendRejectResponse(buf, status))
 	if pb != nil {
 		putBuffer(&writePool, pb)
 	}
@@ -314,7 +426,9 @@ func (c *Conn) acceptResponse(head []byte, key *[24]byte) error {
 var errUnofferedExtension = &handshakeError{msg: "wsmem: server answered with an extension the client did not offer"}
 
 // originAllowed applies Config.CheckOrigin, or by default accepts a
-// request without Origin or whose Origin's host is the request's Host.
+// request without Origin or whose Origin's host (after the first "://")
+// is the request's Host. The search is a plain loop: bytes.Cut's frames
+// would deepen the handshake's stack past a goroutine's first 2 KiB.
 func (cfg *Config) originAllowed(origin, host []byte) bool {
 	if cfg.CheckOrigin != nil {
 		return cfg.CheckOrigin(origin, host)
@@ -322,8 +436,12 @@ func (cfg *Config) originAllowed(origin, host []byte) bool {
 	if origin == nil {
 		return true
 	}
-	_, rest, ok := bytes.Cut(origin, []byte("://"))
-	return ok && equalFoldBytes(rest, host)
+	for i := 0; i+3 <= len(origin); i++ {
+		if origin[i] == ':' && origin[i+1] == '/' && origin[i+2] == '/' {
+			return equalFoldBytes(origin[i+3:], host)
+		}
+	}
+	return false
 }
 
 // equalFoldBytes compares ASCII case-insensitively.
@@ -347,22 +465,24 @@ func equalFoldBytes(a, b []byte) bool {
 }
 
 // acceptExtensions negotiates the extensions a client offered: only
-// permessage-deflate, when Config.Compression enables it. It appends the
-// answer to dst, or returns the status to refuse with.
-func (c *Conn) acceptExtensions(lines [][]byte, dst []byte) ([]byte, int) {
-	if !c.cfg.Compression.Enabled || len(lines) == 0 {
-		return nil, 0
+// permessage-deflate, when Config.Compression enables it. ok reports that
+// it was agreed on with params; status is the one to refuse with, or 0.
+func (c *Conn) acceptExtensions(req *requestHead) (params deflateParams, ok bool, status int) {
+	if !c.cfg.Compression.Enabled || req.nExtensions == 0 {
+		return params, false, 0
 	}
-	params, ok, err := negotiateDeflate(lines, &c.cfg.Compression)
+	var lines [maxHeaderLines][]byte
+	params, ok, err := negotiateDeflate(req.extensionLines(lines[:0]), &c.cfg.Compression)
 	if err != nil {
-		return nil, 400
+		return params, false, 400
 	}
-	if !ok {
-		return nil, 0
-	}
-	c.enableDeflate(params)
-	return appendDeflateResponse(dst, params), 0
+	return params, ok, 0
 }
+
+// maxDeflateResponse bounds the length of appendDeflateResponse's value.
+const maxDeflateResponse = len(extDeflateName) +
+	len("; "+extServerNoContextTakeover) + len("; "+extClientNoContextTakeover) +
+	len("; "+extServerMaxWindowBits+"=15") + len("; "+extClientMaxWindowBits+"=15")
 
 // extensionOffer appends the client's extension offer to dst: nil when
 // compression is off.

@@ -59,10 +59,10 @@ package wsmem
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"math/bits"
 )
 
 // acceptGUID is the fixed string RFC 6455 §1.3 appends to the client's key
@@ -120,30 +120,75 @@ func RequestKey() ([24]byte, error) {
 // with an error matching ErrProtocol unless requestKey is the canonical base64
 // of 16 bytes. It allocates nothing.
 func ResponseKey(requestKey []byte) ([28]byte, error) {
-	var accept [28]byte
 	if !validKey(requestKey) {
-		return accept, errBadKey
+		return [28]byte{}, errBadKey
 	}
-	var in [24 + len(acceptGUID)]byte
-	copy(in[:24], requestKey)
-	copy(in[24:], acceptGUID)
-	sum := sha1.Sum(in[:])
-	base64.StdEncoding.Encode(accept[:], sum[:])
-	return accept, nil
+	return acceptKey((*[24]byte)(requestKey)), nil
 }
 
 // headEnd returns the index just past the first blank line ("\r\n\r\n") in b,
 // or -1 when b does not hold one yet. b[:headEnd(b)] is the head to parse; any
-// bytes after it already belong to the WebSocket stream.
+// bytes after it already belong to the WebSocket stream. It looks for LFs
+// eight bytes at a time (a head has one per line) and checks the bytes
+// around each.
 func headEnd(b []byte) int {
-	i := bytes.Index(b, crlfcrlf)
-	if i < 0 {
-		return -1
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ '\n'*ones
+		// The lowest flag is exact; one above it may be a byte of 0x0b
+		// after an LF, which the b[k] test below skips.
+		for m := (x - ones) &^ x & highs; m != 0; m &= m - 1 {
+			if k := i + bits.TrailingZeros64(m)/8; b[k] == '\n' && endsHead(b, k) {
+				return k + 3
+			}
+		}
 	}
-	return i + len(crlfcrlf)
+	for ; i < len(b); i++ {
+		if b[i] == '\n' && endsHead(b, i) {
+			return i + 3
+		}
+	}
+	return -1
 }
 
-var crlfcrlf = []byte("\r\n\r\n")
+// mayEndHead reports whether b holds two LFs two bytes apart, as the blank
+// line of "\r\n\r\n" does: without them headEnd(b) is -1. It costs a
+// dozen branch-free operations per eight bytes, less than headEnd, whose
+// search stops at every line's LF; a head's start holds no such pair.
+func mayEndHead(b []byte) bool {
+	var acc, prev uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		z := lfMask(binary.LittleEndian.Uint64(b[i:]))
+		acc |= z&(z>>16) | prev>>48&z // pairs inside the word, and across from the last one
+		prev = z
+	}
+	if acc != 0 {
+		return true
+	}
+	for k := max(0, i-2); k+2 < len(b); k++ {
+		if b[k] == '\n' && b[k+2] == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+// lfMask returns the top bit of every byte of x that is an LF, and no other
+// bit. Per byte, y = x^LF is zero when its low seven bits plus 0x7f do not
+// reach bit 7 (that never carries into the next byte) and its own bit 7 is
+// clear.
+func lfMask(x uint64) uint64 {
+	const low7, highs = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	y := x ^ 0x0a0a0a0a0a0a0a0a
+	return ^((y&low7 + low7) | y) & highs
+}
+
+// endsHead reports whether the LF at b[k] is the first of "\r\n\r\n".
+func endsHead(b []byte, k int) bool {
+	return k >= 1 && k+2 < len(b) && b[k-1] == '\r' && b[k+1] == '\r' && b[k+2] == '\n'
+}
 
 // rootTarget is the resource of an absolute-form target with an empty path.
 // It is capped so that appending to it cannot write into shared memory.
@@ -152,7 +197,10 @@ var rootTarget = []byte("/")[:1:1]
 // requestHead is what parseRequest learns from an upgrade request. Every slice
 // aliases the head passed to parseRequest (except target, which may be the
 // shared read-only "/" for an absolute URI without a path) and is valid only
-// while that memory is unchanged.
+// while that memory is unchanged. It lives on the stack of the goroutine that
+// runs the handshake, which should stay at its first 2 KiB: the protocol and
+// extension lines are kept as spans of head rather than slices (216 bytes in
+// all instead of 328).
 type requestHead struct {
 	target    []byte // resource name: absolute path and optional query, e.g. "/chat?room=1"
 	authority []byte // host[:port] of an absolute-form target; nil for origin-form
@@ -160,19 +208,49 @@ type requestHead struct {
 	key       []byte // the Sec-WebSocket-Key value, 24 bytes when accepted
 	origin    []byte // the Origin value; nil when absent
 
-	// Values of the Sec-WebSocket-Protocol and Sec-WebSocket-Extensions lines,
-	// trimmed, in arrival order: protocols[:nProtocols], extensions[:nExtensions].
-	protocols   [maxHeaderLines][]byte
-	extensions  [maxHeaderLines][]byte
-	nProtocols  int
-	nExtensions int
+	// Where the values of the Sec-WebSocket-Protocol and
+	// Sec-WebSocket-Extensions lines sit in head, trimmed, in arrival order:
+	// protocols[:nProtocols], extensions[:nExtensions].
+	head        []byte
+	protocols   [maxHeaderLines]span
+	extensions  [maxHeaderLines]span
+	nProtocols  uint8
+	nExtensions uint8
 }
 
-// protocolLines returns the Sec-WebSocket-Protocol values of the request.
-func (r *requestHead) protocolLines() [][]byte { return r.protocols[:r.nProtocols] }
+// span is where a value sits in a head: head[from:to].
+type span struct{ from, to int32 }
 
-// extensionLines returns the Sec-WebSocket-Extensions values of the request.
-func (r *requestHead) extensionLines() [][]byte { return r.extensions[:r.nExtensions] }
+// protocolLine returns the value of the k-th Sec-WebSocket-Protocol line,
+// k < nProtocols.
+func (r *requestHead) protocolLine(k int) []byte {
+	return r.head[r.protocols[k].from:r.protocols[k].to]
+}
+
+// extensionLine returns the value of the k-th Sec-WebSocket-Extensions
+// line, k < nExtensions.
+func (r *requestHead) extensionLine(k int) []byte {
+	return r.head[r.extensions[k].from:r.extensions[k].to]
+}
+
+// protocolLines returns the Sec-WebSocket-Protocol values of the request. It
+// allocates the slice it returns.
+func (r *requestHead) protocolLines() [][]byte {
+	var lines [][]byte
+	for k := range int(r.nProtocols) {
+		lines = append(lines, r.protocolLine(k))
+	}
+	return lines
+}
+
+// extensionLines appends the Sec-WebSocket-Extensions values of the request
+// to dst: it allocates nothing when dst has room for maxHeaderLines.
+func (r *requestHead) extensionLines(dst [][]byte) [][]byte {
+	for k := range int(r.nExtensions) {
+		dst = append(dst, r.extensionLine(k))
+	}
+	return dst
+}
 
 // parseRequest reads the opening handshake of a client, head, which should be
 // b[:headEnd(b)]; bytes after the first blank line are not examined. It fills
@@ -184,118 +262,332 @@ func (r *requestHead) extensionLines() [][]byte { return r.extensions[:r.nExtens
 // non-zero status the contents of req are unspecified. parseRequest allocates
 // nothing.
 func parseRequest(head []byte, req *requestHead, maxTarget int) int {
-	*req = requestHead{}
+	end, status := scanRequest(head, req, maxTarget)
+	if end < 0 && status == 0 {
+		return 400 // no blank line
+	}
+	return status
+}
 
-	line, i := cutLine(head, 0)
-	if i < 0 {
-		return 400
+// scanRequest is parseRequest on b, which holds the start of a head that may
+// go on past it: it also finds the head's end, in the same pass. end is the
+// head's length when b holds all of it, and status is then parseRequest's
+// answer for b[:end]. end is -1 when b does not hold the whole head; status
+// is then 0, or already that answer when a line b holds whole is faulty. The
+// lines are read in one pass: each one's end is found eight bytes at a time
+// by looking for control characters (see ctlIndex), which also checks that
+// the field values hold none but HTAB; the names the handshake reads are
+// recognised a word at a time.
+func scanRequest(b []byte, req *requestHead, maxTarget int) (end, status int) {
+	*req = requestHead{head: b}
+
+	cr := lineEnd(b, 0)
+	if cr < 0 {
+		return lineFault(b, 0, cr)
 	}
-	method, target, version, ok := splitRequestLine(line)
-	if !ok {
-		return 400
-	}
-	if version[5] != '1' || version[7] == '0' {
-		return 505
-	}
-	if string(method) != "GET" {
-		return 405
-	}
-	if maxTarget > 0 && len(target) > maxTarget {
-		return 414
-	}
-	if bytes.IndexByte(target, '#') >= 0 {
-		return 400
+	method, target, version, ok := splitRequestLine(b[:cr])
+	switch {
+	case !ok:
+		return faultAt(b, 0, 400)
+	case version[5] != '1' || version[7] == '0':
+		return faultAt(b, 0, 505)
+	case string(method) != "GET":
+		return faultAt(b, 0, 405)
+	case maxTarget > 0 && len(target) > maxTarget:
+		return faultAt(b, 0, 414)
+	case bytes.IndexByte(target, '#') >= 0:
+		return faultAt(b, 0, 400)
 	}
 	if target[0] == '/' {
 		req.target = target
 	} else if req.authority, req.target, ok = splitAbsoluteTarget(target); !ok {
-		return 400
+		return faultAt(b, 0, 400)
 	}
 
-	var (
-		seenHost, seenKey, seenVersion, seenOrigin bool
-		upgradeOK, connectionOK                    bool
-		wsVersion                                  []byte
-	)
+	var seen uint8 // the seenX bits of the fields met so far
+	var wsVersion []byte
+	i := cr + 2
 	for {
-		line, i = cutLine(head, i)
-		if i < 0 {
-			return 400
+		cr = lineEnd(b, i)
+		if cr < 0 {
+			return lineFault(b, i, cr)
 		}
-		if len(line) == 0 {
+		if cr == i {
+			end = i + 2
 			break
 		}
-		name, value, ok := splitField(line)
-		if !ok {
-			return 400
+		field, colon := fieldName(b, i, cr)
+		if colon < 0 {
+			return faultAt(b, i, 400)
 		}
-		switch len(name) {
-		case len("host"):
-			if equalFold(name, "host") {
-				if seenHost {
-					return 400
-				}
-				seenHost, req.host = true, value
+		from, to := trimSpan(b, colon+1, cr)
+		value := b[from:to]
+		switch field {
+		case fieldHost:
+			if seen&seenHost != 0 {
+				return faultAt(b, i, 400)
 			}
-		case len("origin"):
-			if equalFold(name, "origin") {
-				if seenOrigin {
-					return 400
-				}
-				seenOrigin, req.origin = true, value
+			seen |= seenHost
+			req.host = value
+		case fieldOrigin:
+			if seen&seenOrigin != 0 {
+				return faultAt(b, i, 400)
 			}
-		case len("upgrade"):
-			if equalFold(name, "upgrade") && hasTokenFold(value, "websocket") {
-				upgradeOK = true
+			seen |= seenOrigin
+			req.origin = value
+		case fieldUpgrade:
+			if hasTokenFold(value, "websocket") {
+				seen |= seenUpgrade
 			}
-		case len("connection"):
-			if equalFold(name, "connection") && hasTokenFold(value, "upgrade") {
-				connectionOK = true
+		case fieldConnection:
+			if hasTokenFold(value, "upgrade") {
+				seen |= seenConnection
 			}
-		case len("sec-websocket-key"):
-			if equalFold(name, "sec-websocket-key") {
-				if seenKey {
-					return 400
-				}
-				seenKey, req.key = true, value
+		case fieldKey:
+			if seen&seenKey != 0 {
+				return faultAt(b, i, 400)
 			}
-		case len("sec-websocket-version"):
-			if equalFold(name, "sec-websocket-version") {
-				if seenVersion {
-					return 400
-				}
-				seenVersion, wsVersion = true, value
+			seen |= seenKey
+			req.key = value
+		case fieldVersion:
+			if seen&seenVersion != 0 {
+				return faultAt(b, i, 400)
 			}
-		case len("sec-websocket-protocol"):
-			if equalFold(name, "sec-websocket-protocol") {
-				if req.nProtocols == maxHeaderLines {
-					return 431
-				}
-				req.protocols[req.nProtocols] = value
-				req.nProtocols++
+			seen |= seenVersion
+			wsVersion = value
+		case fieldProtocol:
+			if req.nProtocols == maxHeaderLines {
+				return faultAt(b, i, 431)
 			}
-		case len("sec-websocket-extensions"):
-			if equalFold(name, "sec-websocket-extensions") {
-				if req.nExtensions == maxHeaderLines {
-					return 431
-				}
-				req.extensions[req.nExtensions] = value
-				req.nExtensions++
+			req.protocols[req.nProtocols] = span{int32(from), int32(to)}
+			req.nProtocols++
+		case fieldExtensions:
+			if req.nExtensions == maxHeaderLines {
+				return faultAt(b, i, 431)
 			}
+			req.extensions[req.nExtensions] = span{int32(from), int32(to)}
+			req.nExtensions++
 		}
+		i = cr + 2
 	}
 
 	switch {
-	case !seenHost || !validHost(req.host):
-		return 400
-	case !upgradeOK, !connectionOK:
-		return 400
-	case !seenVersion || string(wsVersion) != "13":
-		return 426
-	case !seenKey || !validKey(req.key):
-		return 400
+	case seen&seenHost == 0 || !validHost(req.host):
+		return end, 400
+	case seen&seenUpgrade == 0, seen&seenConnection == 0:
+		return end, 400
+	case seen&seenVersion == 0 || string(wsVersion) != "13":
+		return end, 426
+	case seen&seenKey == 0 || !validKey(req.key):
+		return end, 400
 	}
-	return 0
+	return end, 0
+}
+
+// trimSpan returns the bounds of b[from:to] without its leading and trailing
+// spaces and tabs.
+func trimSpan(b []byte, from, to int) (int, int) {
+	for from < to && (b[from] == ' ' || b[from] == '\t') {
+		from++
+	}
+	for to > from && (b[to-1] == ' ' || b[to-1] == '\t') {
+		to--
+	}
+	return from, to
+}
+
+// Bits of scanRequest's record of the fields it met.
+const (
+	seenHost       = 1 << iota // a Host line
+	seenOrigin                 // an Origin line
+	seenKey                    // a Sec-WebSocket-Key line
+	seenVersion                // a Sec-WebSocket-Version line
+	seenUpgrade                // an Upgrade list holding "websocket"
+	seenConnection             // a Connection list holding "upgrade"
+)
+
+// faultAt returns what scanRequest answers when the line at b[i], and the
+// lines before it, are whole and the first fault is in that line: status,
+// with the head's end when b holds it (the head cannot end before line i,
+// as every line before it is non-empty and free of stray CRs).
+func faultAt(b []byte, i, status int) (end, st int) {
+	if e := headEnd(b[i:]); e >= 0 {
+		return i + e, status
+	}
+	return -1, status
+}
+
+// lineFault returns what scanRequest answers when lineEnd(b, i) gave res:
+// more bytes are needed, or the line is faulty (400).
+func lineFault(b []byte, i, res int) (end, status int) {
+	if res == lineMore {
+		return -1, 0
+	}
+	return faultAt(b, i, 400)
+}
+
+// Results of lineEnd other than a line's end.
+const (
+	lineMore = -1 // the line goes on past the bytes at hand
+	lineBad  = -2 // the line holds a control character other than HTAB, or DEL
+)
+
+// lineEnd returns the index of the CR of the CRLF that ends the line that
+// starts at b[i]. Before it, the line may hold HTAB but no other control
+// character nor DEL: a bare CR or LF, or any of those, gives lineBad. It
+// gives lineMore when b ends first.
+func lineEnd(b []byte, i int) int {
+	for {
+		i = ctlIndex(b, i)
+		switch {
+		case i == len(b):
+			return lineMore
+		case b[i] == '\t':
+			i++
+		case b[i] != '\r':
+			return lineBad
+		case i+1 == len(b):
+			return lineMore
+		case b[i+1] == '\n':
+			return i
+		default:
+			return lineBad
+		}
+	}
+}
+
+// ctlIndex returns the index of the first byte of b at or after i that is a
+// control character (below 0x20) or DEL, or len(b) when there is none. It
+// tests eight bytes at a time: in x-0x20 per byte, a byte below 0x20 borrows
+// and sets its top bit, and x^0x7f is zero where x is DEL. A borrow can only
+// flag bytes above a byte that is itself flagged, so the lowest flag is
+// exact.
+func ctlIndex(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		del := x ^ 0x7f*ones
+		if m := ((x-0x20*ones)&^x | (del-ones)&^del) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < ' ' || c == 0x7f {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// The header fields scanRequest reads, as fieldName tells them apart.
+const (
+	fieldOther = iota
+	fieldHost
+	fieldOrigin
+	fieldUpgrade
+	fieldConnection
+	fieldKey
+	fieldVersion
+	fieldProtocol
+	fieldExtensions
+)
+
+// fieldName reads the name of the header line b[i:cr], which holds no
+// control character but HTAB (see lineEnd). It returns which of the fields
+// of the handshake it is, or fieldOther, and the index of the colon after
+// it; colon is -1 when the line does not start with a token followed
+// directly by ':'. The handshake's names are compared eight bytes at a time,
+// lower-cased by setting the 0x20 bit of every byte: that maps only 'A'-'Z'
+// onto the letters, and only CR (absent here) onto '-' and SUB (absent too)
+// onto ':', so a match is exact. Other names are checked byte by byte.
+func fieldName(b []byte, i, cr int) (field, colon int) {
+	w := foldedWord(b, i)
+	switch byte(w) {
+	case 'h':
+		if w&mask5 == wordHost {
+			field, colon = fieldHost, i+4
+		}
+	case 'o':
+		if w&mask7 == wordOrigin {
+			field, colon = fieldOrigin, i+6
+		}
+	case 'u':
+		if w == wordUpgrade {
+			field, colon = fieldUpgrade, i+7
+		}
+	case 'c':
+		if w == wordConnecti && foldedWord(b, i+3) == wordNection {
+			field, colon = fieldConnection, i+10
+		}
+	case 's':
+		if w != wordSecWebs || foldedWord(b, i+6) != wordBsocket {
+			break
+		}
+		switch w = foldedWord(b, i+14); {
+		case w&mask4 == wordKey:
+			field, colon = fieldKey, i+17
+		case w == wordVersion:
+			field, colon = fieldVersion, i+21
+		case w == wordProtocol && i+22 < cr && b[i+22] == ':':
+			field, colon = fieldProtocol, i+22
+		case w == wordExtensio && foldedWord(b, i+17) == wordEnsions:
+			field, colon = fieldExtensions, i+24
+		}
+	}
+	if field != fieldOther && colon < cr {
+		return field, colon
+	}
+	colon = i
+	for tchar[b[colon]] { // stops at cr at the latest: CR is not a tchar
+		colon++
+	}
+	if colon == i || b[colon] != ':' {
+		return fieldOther, -1
+	}
+	return fieldOther, colon
+}
+
+// foldedWord returns the eight bytes at b[i:] as a little-endian word with
+// the 0x20 bit of every byte set (ASCII letters lower-cased), or 0, which
+// matches no name, when b holds fewer.
+func foldedWord(b []byte, i int) uint64 {
+	if i+8 > len(b) {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b[i:]) | 0x2020202020202020
+}
+
+// Masks for the first n bytes of a little-endian word.
+const (
+	mask4 = 1<<32 - 1
+	mask5 = 1<<40 - 1
+	mask7 = 1<<56 - 1
+)
+
+// The lower-case header names as foldedWord reads them, in pieces of at
+// most eight bytes.
+var (
+	wordHost     = leWord("host:")
+	wordOrigin   = leWord("origin:")
+	wordUpgrade  = leWord("upgrade:")
+	wordConnecti = leWord("connecti")
+	wordNection  = leWord("nection:")
+	wordSecWebs  = leWord("sec-webs")
+	wordBsocket  = leWord("bsocket-")
+	wordKey      = leWord("key:")
+	wordVersion  = leWord("version:")
+	wordProtocol = leWord("protocol")
+	wordExtensio = leWord("extensio")
+	wordEnsions  = leWord("ensions:")
+)
+
+// leWord returns s, at most eight bytes, as a little-endian word.
+func leWord(s string) uint64 {
+	var w uint64
+	for k := len(s) - 1; k >= 0; k-- {
+		w = w<<8 | uint64(s[k])
+	}
+	return w
 }
 
 // splitRequestLine splits "method SP request-target SP HTTP-version" and
@@ -371,28 +663,57 @@ func selectProtocol(req *requestHead, supported []string) []byte {
 		if want == "" {
 			continue
 		}
-		for _, line := range req.protocols[:req.nProtocols] {
-			for len(line) > 0 {
-				var elem []byte
-				elem, line = nextElement(line)
-				if string(elem) == want {
-					return elem
-				}
+		for k := range int(req.nProtocols) {
+			if elem := offered(req.protocolLine(k), want); elem != nil {
+				return elem
 			}
 		}
 	}
 	return nil
 }
 
+// selectProtocolLines is selectProtocol on the Sec-WebSocket-Protocol lines
+// net/http parsed. The result aliases them.
+func selectProtocolLines(lines []string, supported []string) []byte {
+	for _, want := range supported {
+		if want == "" {
+			continue
+		}
+		for _, line := range lines {
+			if elem := offered(viewBytes(line), want); elem != nil {
+				return elem
+			}
+		}
+	}
+	return nil
+}
+
+// offered returns the element of the comma-separated list that equals want
+// (exactly), or nil when there is none.
+func offered(list []byte, want string) []byte {
+	for len(list) > 0 {
+		var elem []byte
+		elem, list = nextElement(list)
+		if string(elem) == want {
+			return elem
+		}
+	}
+	return nil
+}
+
+// acceptHead is the start of the 101 answer, up to the accept value.
+const acceptHead = "HTTP/1.1 101 Switching Protocols\r\n" +
+	"Upgrade: websocket\r\n" +
+	"Connection: Upgrade\r\n" +
+	"Sec-WebSocket-Accept: "
+
 // appendAcceptResponse appends the 101 answer that completes a server's
 // handshake: Upgrade, Connection, Sec-WebSocket-Accept, and
 // Sec-WebSocket-Protocol and Sec-WebSocket-Extensions when those are
-// non-empty. It allocates nothing when dst has room for about 200 bytes more.
+// non-empty: acceptResponseLen(protocol, extensions) bytes. It allocates
+// nothing when dst has room for them.
 func appendAcceptResponse(dst []byte, accept *[28]byte, protocol []byte, extensions []byte) []byte {
-	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\n"+
-		"Upgrade: websocket\r\n"+
-		"Connection: Upgrade\r\n"+
-		"Sec-WebSocket-Accept: "...)
+	dst = append(dst, acceptHead...)
 	dst = append(dst, accept[:]...)
 	dst = append(dst, "\r\n"...)
 	if len(protocol) > 0 {
@@ -408,12 +729,27 @@ func appendAcceptResponse(dst []byte, accept *[28]byte, protocol []byte, extensi
 	return append(dst, "\r\n"...)
 }
 
+// acceptResponseLen is the length of appendAcceptResponse's answer.
+func acceptResponseLen(protocol, extensions []byte) int {
+	n := len(acceptHead) + 28 + len("\r\n\r\n")
+	if len(protocol) > 0 {
+		n += len("Sec-WebSocket-Protocol: \r\n") + len(protocol)
+	}
+	if len(extensions) > 0 {
+		n += len("Sec-WebSocket-Extensions: \r\n") + len(extensions)
+	}
+	return n
+}
+
+// maxRejectResponse bounds the length of appendRejectResponse's answers.
+const maxRejectResponse = 160
+
 // appendRejectResponse appends an answer that refuses the upgrade with the
 // given status, no body, and "Connection: close": the caller closes the
 // connection after writing it. A 405 carries "Allow: GET"; a 426 carries
 // "Upgrade: websocket" and "Sec-WebSocket-Version: 13" (RFC 6455 §4.4). A
 // status outside 100..999 is written as 500. It allocates nothing when dst has
-// room for about 150 bytes more.
+// room for maxRejectResponse bytes more.
 func appendRejectResponse(dst []byte, status int) []byte {
 	if status < 100 || status > 999 {
 		status = 500
@@ -746,6 +1082,9 @@ func nextElement(list []byte) (elem, rest []byte) {
 // hasTokenFold reports whether the comma-separated list holds an element
 // equal to lower, ignoring ASCII case. lower must be lower-case.
 func hasTokenFold(list []byte, lower string) bool {
+	if len(list) == len(lower) { // the usual list of one element
+		return equalFold(list, lower)
+	}
 	for len(list) > 0 {
 		var elem []byte
 		elem, list = nextElement(list)
@@ -798,7 +1137,7 @@ func validKey(k []byte) bool {
 		return false
 	}
 	for _, c := range k[:22] {
-		if !isBase64(c) {
+		if !base64Char[c] {
 			return false
 		}
 	}
@@ -807,10 +1146,6 @@ func validKey(k []byte) bool {
 		return true
 	}
 	return false
-}
-
-func isBase64(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/'
 }
 
 // validHost reports whether h can be a Host value (RFC 7230 §5.4: uri-host
@@ -848,9 +1183,10 @@ func isToken[T string | []byte](b T) bool {
 	return true
 }
 
-// tchar and hostChar are byte classes: token characters (RFC 7230 §3.2.6) and
-// characters of a Host value.
-var tchar, hostChar = func() (t, h [256]bool) {
+// tchar, hostChar and base64Char are byte classes: token characters
+// (RFC 7230 §3.2.6), characters of a Host value, and the standard base64
+// alphabet.
+var tchar, hostChar, base64Char = func() (t, h, b [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c], h[c] = true, true
 	}
@@ -864,5 +1200,8 @@ var tchar, hostChar = func() (t, h [256]bool) {
 	for _, c := range "-._~!$&'()*+,;=%:[]" {
 		h[c] = true
 	}
-	return t, h
+	for _, c := range base64Alphabet {
+		b[c] = true
+	}
+	return t, h, b
 }()

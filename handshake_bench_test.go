@@ -67,3 +67,45 @@ func BenchmarkUpgrade(b *testing.B) {
 		nc.Close()
 	}
 }
+
+// BenchmarkUpgradeHandler is Upgrade alone, from a request net/http parsed
+// once, over a connection whose writes are discarded: the library's part
+// of an upgrade without the network.
+func BenchmarkUpgradeHandler(b *testing.B) {
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(chromeRequest)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := new(Storage)
+	w := &hijackRecorder{}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.hijacked = false
+		if _, err := Upgrade(w, r, 0, st, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// hijackRecorder is an http.ResponseWriter whose Hijack hands over a
+// connection that discards what is written to it.
+type hijackRecorder struct {
+	hijacked bool
+	conn     memConn
+	brw      bufio.ReadWriter
+}
+
+func (h *hijackRecorder) Header() http.Header         { return http.Header{} }
+func (h *hijackRecorder) Write(p []byte) (int, error) { return len(p), nil }
+func (h *hijackRecorder) WriteHeader(int)             {}
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	h.hijacked = true
+	h.conn.out.Reset()
+	if h.brw.Reader == nil {
+		h.brw.Reader = bufio.NewReader(&h.conn)
+	}
+	return &h.conn, &h.brw, nil
+}

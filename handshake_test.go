@@ -206,7 +206,7 @@ func TestParseRequestClients(t *testing.T) {
 			if got := toStrings(req.protocolLines()); !equalStrings(got, tc.protocols) {
 				t.Errorf("protocols %q, want %q", got, tc.protocols)
 			}
-			if got := toStrings(req.extensionLines()); !equalStrings(got, tc.extensions) {
+			if got := toStrings(req.extensionLines(nil)); !equalStrings(got, tc.extensions) {
 				t.Errorf("extensions %q, want %q", got, tc.extensions)
 			}
 			// The views alias the input.
@@ -460,7 +460,7 @@ func TestParseRequestFields(t *testing.T) {
 		{"origin", string(req.origin), "https://app.example"},
 		{"key", string(req.key), rfcKey},
 		{"protocols", strings.Join(toStrings(req.protocolLines()), "|"), "chat, superchat|json"},
-		{"extensions", strings.Join(toStrings(req.extensionLines()), "|"),
+		{"extensions", strings.Join(toStrings(req.extensionLines(nil)), "|"),
 			"permessage-deflate; client_max_window_bits, x-foo|x-bar; q=\"a,b\""},
 	} {
 		if c.got != c.want {
@@ -658,8 +658,8 @@ func TestRoundTrip(t *testing.T) {
 		if string(req.target) != wantTarget || string(req.host) != tc.host || string(req.key) != string(key[:]) {
 			t.Errorf("server read target %q host %q key %q", req.target, req.host, req.key)
 		}
-		if tc.extensions != "" && (req.nExtensions != 1 || string(req.extensions[0]) != tc.extensions) {
-			t.Errorf("server read extensions %q", req.extensionLines())
+		if tc.extensions != "" && (req.nExtensions != 1 || string(req.extensionLine(0)) != tc.extensions) {
+			t.Errorf("server read extensions %q", req.extensionLines(nil))
 		}
 		proto := selectProtocol(&req, tc.supported)
 		if string(proto) != tc.wantProtocol {
@@ -918,7 +918,7 @@ func TestHandshakeAllocs(t *testing.T) {
 			panic(err)
 		}
 		proto := selectProtocol(&req, supported)
-		out = appendAcceptResponse(out[:0], &accept, proto, req.extensions[0])
+		out = appendAcceptResponse(out[:0], &accept, proto, req.extensionLine(0))
 		out = appendRejectResponse(out[:0], 426)
 	})
 	if server != 0 {
@@ -1087,7 +1087,7 @@ type slowRequest struct {
 func (s slowRequest) matches(r *requestHead) bool {
 	return s.target == string(r.target) && s.authority == string(r.authority) && s.host == string(r.host) &&
 		s.key == string(r.key) && s.origin == string(r.origin) &&
-		equalStrings(s.protocols, toStrings(r.protocolLines())) && equalStrings(s.extensions, toStrings(r.extensionLines()))
+		equalStrings(s.protocols, toStrings(r.protocolLines())) && equalStrings(s.extensions, toStrings(r.extensionLines(nil)))
 }
 
 func slowParseRequest(h string, maxTarget int) (int, slowRequest) {
@@ -1270,11 +1270,19 @@ func FuzzParseRequest(f *testing.F) {
 		var req requestHead
 		parseRequest(data, &req, 64) // any input: no panic
 		n := headEnd(data)
+		// The one-pass scan finds the same end, and the same answer.
+		end, scanned := scanRequest(data, &req, 64)
 		if n < 0 {
+			if end != -1 {
+				t.Fatalf("scanRequest(%q) found an end at %d; headEnd finds none", data, end)
+			}
 			return
 		}
 		h := data[:n]
 		got := parseRequest(h, &req, 64)
+		if end != n || scanned != got {
+			t.Fatalf("scanRequest(%q) = %d, %d; headEnd %d, parseRequest %d", data, end, scanned, n, got)
+		}
 		want, slow := slowParseRequest(string(h), 64)
 		if got != want {
 			t.Fatalf("parseRequest(%q) = %d, slow checker says %d", h, got, want)

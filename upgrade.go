@@ -21,8 +21,8 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	if st == nil {
 		st = new(Storage)
 	}
-	var req requestHead
-	status := checkUpgrade(r, cfg, &req, st)
+	var sum [20]byte // the accept value's hash, started in checkUpgrade
+	status, protocols := checkUpgrade(r, cfg, st, &sum)
 	if status != 0 {
 		switch status {
 		case 405:
@@ -33,15 +33,16 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 		http.Error(w, http.StatusText(status), status)
 		return nil, refusal(status)
 	}
-	accept, err := ResponseKey(req.key)
-	if err != nil {
-		http.Error(w, http.StatusText(400), 400)
-		return nil, refusal(400)
-	}
-	params, deflate, err := negotiateDeflateHeader(r.Header["Sec-Websocket-Extensions"], cfg)
-	if err != nil {
-		http.Error(w, http.StatusText(400), 400)
-		return nil, refusal(400)
+	deadline := time.Now().Add(cfg.handshakeTimeout())
+	var params deflateParams
+	deflate := false
+	if cfg.Compression.Enabled {
+		var err error
+		params, deflate, err = negotiateDeflateHeader(r.Header["Sec-Websocket-Extensions"], cfg)
+		if err != nil {
+			http.Error(w, http.StatusText(400), 400)
+			return nil, refusal(400)
+		}
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -51,20 +52,19 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	c := attach(nc, flags|NoHTTP, st, cfg, true)
 	c.flags = flags
 	setNames(c, r.RequestURI, r.Host)
-	protocol := selectProtocol(&req, cfg.Subprotocols)
+	protocol := selectProtocolLines(protocols, cfg.Subprotocols)
 	c.setProtocol(protocol)
+	var extBuf [maxDeflateResponse]byte
 	var ext []byte
 	if deflate {
 		c.enableDeflate(params)
-		ext = appendDeflateResponse(nil, params)
+		ext = appendDeflateResponse(extBuf[:0], params)
 	}
-	if n := brw.Reader.Buffered(); n > 0 {
-		early, _ := brw.Reader.Peek(n)
-		c.keep(early)
-	}
-	_ = nc.SetWriteDeadline(time.Now().Add(cfg.handshakeTimeout()))
-	buf, pb := c.writeBuffer()
-	_, err = nc.Write(appendAcceptResponse(buf[:0], &accept, protocol, ext))
+	accept := encodeAccept(&sum)
+	_ = nc.SetWriteDeadline(deadline)
+	// Nothing is buffered yet: the answer is assembled in the read buffer.
+	buf, pb := c.answerBuffer(acceptResponseLen(protocol, ext))
+	_, err = nc.Write(appendAcceptResponse(buf, &accept, protocol, ext))
 	if pb != nil {
 		putBuffer(&writePool, pb)
 	}
@@ -74,58 +74,61 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 		c.dropReadBuffers()
 		return nil, err
 	}
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		c.keep(early)
+	}
 	return c, nil
 }
 
 // checkUpgrade applies the opening handshake's rules to a request net/http
-// parsed, filling req's key and protocol lines; it returns the status to
-// refuse with, or 0.
-func checkUpgrade(r *http.Request, cfg *Config, req *requestHead, st *Storage) int {
+// parsed. It returns the status to refuse with, or 0 and the
+// Sec-WebSocket-Protocol lines. Once the key passed, it hashes it into sum
+// for the accept value: the hash's rounds are one chain of dependent
+// instructions, and the checks after it, which do not wait for it, run
+// beside it.
+func checkUpgrade(r *http.Request, cfg *Config, st *Storage, sum *[20]byte) (status int, protocols []string) {
 	switch {
 	case r.Method != http.MethodGet:
-		return 405
+		return 405, nil
 	case !r.ProtoAtLeast(1, 1):
-		return 505
+		return 505, nil
 	case !headerHasToken(r.Header["Connection"], "upgrade"),
 		!headerHasToken(r.Header["Upgrade"], "websocket"):
-		return 400
+		return 400, nil
 	}
 	if v := r.Header["Sec-Websocket-Version"]; len(v) != 1 || v[0] != "13" {
-		return 426
+		return 426, nil
 	}
 	keys := r.Header["Sec-Websocket-Key"]
 	if len(keys) != 1 || !validKey(viewBytes(keys[0])) {
-		return 400
+		return 400, nil
 	}
-	req.key = viewBytes(keys[0])
+	acceptSum((*[24]byte)(viewBytes(keys[0])), sum)
 	var origin []byte
 	if o := r.Header["Origin"]; len(o) > 0 {
 		origin = viewBytes(o[0])
 	}
 	if !cfg.originAllowed(origin, viewBytes(r.Host)) {
-		return 403
+		return 403, nil
 	}
 	if cfg.CheckTarget != nil && !cfg.CheckTarget(viewBytes(r.RequestURI), viewBytes(r.Host)) {
-		return 404
+		return 404, nil
 	}
 	if len(r.RequestURI)+len(r.Host) > st.conn.nameLimit() {
-		return 414
+		return 414, nil
 	}
-	lines := r.Header["Sec-Websocket-Protocol"]
-	if len(lines) > maxHeaderLines {
-		return 431
+	protocols = r.Header["Sec-Websocket-Protocol"]
+	if len(protocols) > maxHeaderLines {
+		return 431, nil
 	}
-	for _, l := range lines {
-		req.protocols[req.nProtocols] = []byte(l)
-		req.nProtocols++
-	}
-	return 0
+	return 0, protocols
 }
 
 // headerHasToken reports whether a comma-separated header holds token.
 func headerHasToken(lines []string, token string) bool {
 	for _, l := range lines {
-		if hasTokenFold([]byte(l), token) {
+		if hasTokenFold(viewBytes(l), token) {
 			return true
 		}
 	}

@@ -1,9 +1,12 @@
 // Command _asm generates ../mask_amd64.s, the SIMD kernels behind
-// wsmem.Mask and maskCopy on amd64.
+// wsmem.Mask and maskCopy on amd64, and with -file accept
+// ../accept_amd64.s, the SHA-1 of the handshake's accept value (accept.go
+// in this directory).
 //
 // Run it from this directory:
 //
 //	go run . -out ../mask_amd64.s
+//	go run . -file accept -out ../accept_amd64.s
 //
 // Without -out it writes the assembly to standard output, which is how the
 // asm-check make recipe compares a fresh run with the committed file. The
@@ -83,17 +86,28 @@ func main() {
 	// this command parses a private set.
 	fs := flag.NewFlagSet("_asm", flag.ExitOnError)
 	out := fs.String("out", "", "write the assembly to this file instead of standard output")
+	file := fs.String("file", "mask", "the file to generate: mask (mask_amd64.s) or accept (accept_amd64.s)")
 	_ = fs.Parse(os.Args[1:])
 
 	c := build.NewContext()
 	c.ConstraintExpr("!purego")
 
-	all := isas(c)
-	dispatcher(c, all)
-	for _, isa := range all {
-		kernel(c, isa)
+	doc := fileDoc
+	switch *file {
+	case "mask":
+		all := isas(c)
+		dispatcher(c, all)
+		for _, isa := range all {
+			kernel(c, isa)
+		}
+		shortKernel(c)
+	case "accept":
+		acceptKernel(c)
+		cpuidKernel(c)
+		doc = acceptDoc
+	default:
+		log.Fatalf("unknown -file %q: want mask or accept", *file)
 	}
-	shortKernel(c)
 
 	var buf bytes.Buffer
 	cfg := &build.Config{
@@ -111,7 +125,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	src := spliceDoc(buf.Bytes())
+	src := spliceDoc(buf.Bytes(), doc)
 	if *out == "" {
 		if _, err := os.Stdout.Write(src); err != nil {
 			log.Fatal(err)
@@ -403,16 +417,16 @@ func shortKernel(c *build.Context) {
 	c.RET()
 }
 
-// spliceDoc inserts fileDoc as comment lines after the first line of the
+// spliceDoc inserts doc as comment lines after the first line of the
 // generated assembly (the "Code generated ... DO NOT EDIT." line).
 //
 // Cost: one copy of the output.
-func spliceDoc(src []byte) []byte {
+func spliceDoc(src []byte, doc []string) []byte {
 	first, rest, _ := bytes.Cut(src, []byte("\n"))
 	var b bytes.Buffer
 	b.Write(first)
 	b.WriteString("\n\n")
-	for _, l := range fileDoc {
+	for _, l := range doc {
 		b.WriteString(strings.TrimRight("// "+l, " "))
 		b.WriteByte('\n')
 	}
