@@ -141,9 +141,12 @@ func negotiateDeflateHeader(values []string, cfg *Config) (deflateParams, bool, 
 	if !cfg.Compression.Enabled || len(values) == 0 {
 		return deflateParams{}, false, nil
 	}
-	lines := make([][]byte, len(values))
-	for i, v := range values {
-		lines[i] = []byte(v)
+	// Read-only views of net/http's strings (negotiateDeflate writes
+	// nothing), in an array on the stack for the usual one or two lines.
+	var views [4][]byte
+	lines := views[:0]
+	for _, v := range values {
+		lines = append(lines, viewBytes(v))
 	}
 	return negotiateDeflate(lines, &cfg.Compression)
 }

@@ -146,3 +146,37 @@ func TestDialHonoursContext(t *testing.T) {
 	_, err = Dial(context.Background(), "http://x/", nil, nil)
 	require.ErrorIs(t, err, errScheme)
 }
+
+// Upgrade from a request net/http parsed allocates nothing, with
+// permessage-deflate negotiated or not.
+func TestUpgradeAllocs(t *testing.T) {
+	if raceBuild() {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	withDeflate := strings.Replace(chromeRequest, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n", 1)
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(withDeflate)))
+	require.NoError(t, err)
+	require.NotEmpty(t, r.Header["Sec-Websocket-Extensions"])
+	for _, cfg := range []*Config{nil, {Compression: CompressionConfig{Enabled: true}}} {
+		st := new(Storage)
+		w := &hijackRecorder{}
+		upgrade := func() {
+			w.hijacked = false
+			c, err := Upgrade(w, r, 0, st, cfg)
+			if err != nil {
+				panic(err)
+			}
+			if (cfg != nil) != c.Compression() {
+				panic("compression not as configured")
+			}
+		}
+		upgrade()
+		require.Contains(t, w.conn.out.String(), "101 Switching Protocols")
+		if cfg != nil {
+			require.Contains(t, w.conn.out.String(), "permessage-deflate")
+		}
+		if n := testing.AllocsPerRun(100, upgrade); n != 0 {
+			t.Errorf("compression %v: %v allocations per Upgrade, want 0", cfg != nil, n)
+		}
+	}
+}
