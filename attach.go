@@ -134,39 +134,88 @@ func (c *Conn) readHead(limit int, tooLarge error) (int, error) {
 
 // serverHandshake answers the client's upgrade request, in the read and
 // write buffers the frames use.
+//
+// The goroutine that attaches keeps the deepest stack it ever needed (see
+// Serve), so the deep steps are each called from here, the shallowest
+// frame that can: reading the head, checkRequest (whose frame holds the
+// parsed head) and writeAnswer (the accept key's SHA-1, the write).
 func (c *Conn) serverHandshake() error {
 	_ = c.nc.SetDeadline(time.Now().Add(c.cfg.handshakeTimeout()))
-	err := c.answerUpgrade()
+	n, err := c.readHead(c.cfg.maxHandshakeSize(), errTooLarge)
+	if err == nil {
+		var a upgradeAnswer
+		if status := c.checkRequest(c.rbuf[c.rr:c.rr+n], &a); status != 0 {
+			err = c.refuse(status)
+		} else if a.accept, err = ResponseKey(c.rbuf[c.rr+a.key : c.rr+min(a.key+24, n)]); err != nil {
+			err = c.refuse(400)
+		} else {
+			err = c.writeAnswer(c.rbuf[c.rr:c.rr+n], &a)
+		}
+	} else if err == errTooLarge {
+		err = c.refuse(431)
+	}
 	if err != nil {
 		c.shutdown()
 		c.dropReadBuffers()
 		return err
 	}
+	c.rr += n // what follows the request stays buffered: the client's first frames
+	c.release()
 	_ = c.nc.SetDeadline(time.Time{})
 	return nil
 }
 
 var errTooLarge = refusal(431)
 
-func (c *Conn) answerUpgrade() error {
-	n, err := c.readHead(c.cfg.maxHandshakeSize(), errTooLarge)
-	if err == errTooLarge {
-		return c.refuse(431)
+// answerRequest answers the request head: 101, or the refusal whose error
+// it returns.
+func (c *Conn) answerRequest(head []byte) error {
+	var a upgradeAnswer
+	if status := c.checkRequest(head, &a); status != 0 {
+		return c.refuse(status)
 	}
-	if err != nil {
-		return err
+	var err error
+	if a.accept, err = ResponseKey(head[a.key:min(a.key+24, len(head))]); err != nil {
+		return c.refuse(400)
 	}
-	if err := c.respondUpgrade(c.rbuf[c.rr : c.rr+n]); err != nil {
-		return err
-	}
-	c.rr += n // what follows the request stays buffered: the client's first frames
-	c.release()
-	return nil
+	return c.writeAnswer(head, &a)
 }
 
-// respondUpgrade parses the request head and answers it: 101, or the
-// refusal whose error it returns.
-func (c *Conn) respondUpgrade(head []byte) error {
+// upgradeAnswer is what the 101 answer to a request head needs, found by
+// checkRequest: offsets into the head and the extension agreed on.
+type upgradeAnswer struct {
+	key         int // the request key: head[key:key+24]
+	protocol    int // the subprotocol: head[protocol:protocol+protocolLen]
+	protocolLen int
+	deflate     bool
+	params      deflateParams
+	accept      [28]byte // the accept key, from the request key
+}
+
+// writeAnswer writes the 101 answer a to the request head.
+func (c *Conn) writeAnswer(head []byte, a *upgradeAnswer) error {
+	buf, pb := c.writeBuffer()
+	_, err := c.nc.Write(a.appendTo(buf[:0], head))
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	return err
+}
+
+// appendTo appends the 101 answer a to the request head to dst.
+func (a *upgradeAnswer) appendTo(dst, head []byte) []byte {
+	protocol := head[a.protocol : a.protocol+a.protocolLen]
+	if !a.deflate {
+		return appendAcceptResponse(dst, &a.accept, protocol, nil)
+	}
+	var extBuf [96]byte
+	return appendAcceptResponse(dst, &a.accept, protocol, appendDeflateResponse(extBuf[:0], a.params))
+}
+
+// checkRequest parses and checks the request head and applies what it asks
+// for (names, subprotocol, compression); it fills a for the answer and
+// returns 0, or the status to refuse with.
+func (c *Conn) checkRequest(head []byte, a *upgradeAnswer) int {
 	var req requestHead
 	status := parseRequest(head, &req, c.nameLimit())
 	if status == 0 && len(req.target)+len(req.host) > c.nameLimit() {
@@ -179,26 +228,27 @@ func (c *Conn) respondUpgrade(head []byte) error {
 		status = 404
 	}
 	if status != 0 {
-		return c.refuse(status)
+		return status
+	}
+	if c.cfg.Compression.Enabled && req.nExtensions > 0 {
+		params, ok, err := negotiateDeflate(req.extensionLines(), &c.cfg.Compression)
+		if err != nil {
+			return 400
+		}
+		if ok {
+			c.enableDeflate(params)
+			a.deflate, a.params = true, params
+		}
 	}
 	protocol := selectProtocol(&req, c.cfg.Subprotocols)
-	accept, err := ResponseKey(req.key)
-	if err != nil {
-		return c.refuse(400)
-	}
-	var extBuf [96]byte
-	ext, status := c.acceptExtensions(req.extensionLines(), extBuf[:0])
-	if status != 0 {
-		return c.refuse(status)
-	}
 	setNames(c, req.target, req.host)
 	c.setProtocol(protocol)
-	buf, pb := c.writeBuffer()
-	_, err = c.nc.Write(appendAcceptResponse(buf[:0], &accept, protocol, ext))
-	if pb != nil {
-		putBuffer(&writePool, pb)
+	// The views are into head: an offset is the difference of capacities.
+	a.key = cap(head) - cap(req.key)
+	if protocol != nil {
+		a.protocol, a.protocolLen = cap(head)-cap(protocol), len(protocol)
 	}
-	return err
+	return 0
 }
 
 // refuse answers status and returns the matching error.
@@ -344,24 +394,6 @@ func equalFoldBytes(a, b []byte) bool {
 		}
 	}
 	return true
-}
-
-// acceptExtensions negotiates the extensions a client offered: only
-// permessage-deflate, when Config.Compression enables it. It appends the
-// answer to dst, or returns the status to refuse with.
-func (c *Conn) acceptExtensions(lines [][]byte, dst []byte) ([]byte, int) {
-	if !c.cfg.Compression.Enabled || len(lines) == 0 {
-		return nil, 0
-	}
-	params, ok, err := negotiateDeflate(lines, &c.cfg.Compression)
-	if err != nil {
-		return nil, 400
-	}
-	if !ok {
-		return nil, 0
-	}
-	c.enableDeflate(params)
-	return appendDeflateResponse(dst, params), 0
 }
 
 // extensionOffer appends the client's extension offer to dst: nil when

@@ -52,25 +52,40 @@ var ErrIdle = errors.New("wsmem: peer idle for longer than Config.IdleTimeout")
 // added. It returns nil when the peer closed the connection, else the
 // error that ended it. It allocates nothing per message.
 func (c *Conn) Serve(h Handler) error {
+	// The goroutine that runs Serve keeps the stack its deepest call
+	// needed for as long as it lives (parked in a read, it is never shrunk):
+	// this loop keeps its frame small, and the heartbeat and the end, which
+	// need more, are in functions of their own.
+	if c.cfg.PingInterval > 0 || c.cfg.IdleTimeout > 0 {
+		return c.serveHeartbeat(h)
+	}
 	c.handler = h
-	defer func() { c.handler = nil }()
+	for {
+		typ, data, err := c.Next()
+		if err != nil {
+			return c.serveEnd(h, err)
+		}
+		h.OnMessage(c, typ, data)
+	}
+}
+
+// serveHeartbeat is Serve with Config.PingInterval or IdleTimeout.
+func (c *Conn) serveHeartbeat(h Handler) error {
+	c.handler = h
 	interval, idle := c.cfg.PingInterval, c.cfg.IdleTimeout
-	heartbeat := interval > 0 || idle > 0
 	wait := interval
 	if wait <= 0 || (idle > 0 && idle < wait) {
 		wait = idle
 	}
 	lastRead, quietSince := c.nread, time.Now()
 	for {
-		if heartbeat {
-			_ = c.nc.SetReadDeadline(time.Now().Add(wait))
-		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
 		typ, data, err := c.Next()
 		if err == nil {
 			h.OnMessage(c, typ, data)
 			continue
 		}
-		if heartbeat && isTimeout(err) {
+		if isTimeout(err) {
 			now := time.Now()
 			if c.nread != lastRead {
 				lastRead, quietSince = c.nread, now
@@ -78,6 +93,7 @@ func (c *Conn) Serve(h Handler) error {
 			if idle > 0 && now.Sub(quietSince) >= idle {
 				c.closeCode(StatusGoingAway)
 				h.OnClose(c, StatusAbnormal, nil, ErrIdle)
+				c.handler = nil
 				return ErrIdle
 			}
 			if interval > 0 {
@@ -85,20 +101,27 @@ func (c *Conn) Serve(h Handler) error {
 			}
 			continue
 		}
-		switch e := err.(type) {
-		case *CloseError:
-			h.OnClose(c, e.Code, e.Reason, nil)
-			return nil
-		case *ProtocolError:
-			h.OnClose(c, e.Code, nil, err)
-		default:
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			h.OnClose(c, StatusAbnormal, nil, err)
-		}
-		return err
+		return c.serveEnd(h, err)
 	}
+}
+
+// serveEnd reports the error that ended Serve to h, ends Serve's hold on
+// h, and returns what Serve returns.
+func (c *Conn) serveEnd(h Handler, err error) error {
+	switch e := err.(type) {
+	case *CloseError:
+		h.OnClose(c, e.Code, e.Reason, nil)
+		err = nil
+	case *ProtocolError:
+		h.OnClose(c, e.Code, nil, err)
+	default:
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		h.OnClose(c, StatusAbnormal, nil, err)
+	}
+	c.handler = nil
+	return err
 }
 
 // closeCode sends a close frame with code, if the line allows, and closes

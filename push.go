@@ -398,7 +398,7 @@ func (c *Conn) feedHandshake(in []byte) (int, error) {
 	used := end - prev
 	var err error
 	if c.server {
-		err = c.respondUpgrade(all[:end])
+		err = c.answerRequest(all[:end])
 	} else {
 		var key [24]byte
 		copy(key[:], c.scratch[:len(key)])

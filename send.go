@@ -27,6 +27,45 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 	if typ&Text != 0 {
 		op = OpText
 	}
+	// A server's small uncompressed message when the line is free — most
+	// messages a server sends, also from OnMessage in Serve's goroutine —
+	// is written here, with a frame and calls kept few: that goroutine
+	// keeps the deepest stack it ever needed (see Serve). The header and
+	// payload are joined in the write buffer (a 2-byte header and at most
+	// 125 bytes fit any) and go out with one write; on connections that do
+	// not care how they are written to, two writes and no copy. Anything
+	// else goes to sendMessage.
+	if !c.server || c.compress || len(p) > MaxControlPayload {
+		return c.sendMessage(typ, op, p)
+	}
+	c.wmu.Lock()
+	if c.wOpen || c.pending != nil || c.pushMode || c.writeErr != nil || c.has(stateClosed|stateSentClose) {
+		c.wmu.Unlock()
+		return c.sendMessage(typ, op, p)
+	}
+	// writeSmall, spelled out: a call less on the deepest path.
+	var err error
+	if c.wmode == writeDirect {
+		err = c.writeSmallDirect(op, p)
+	} else {
+		buf, pb := c.writeBuffer()
+		buf[0], buf[1] = 0x80|byte(op), byte(len(p))
+		n := 2 + copy(buf[2:], p)
+		var m int
+		m, err = c.nc.Write(buf[:n])
+		if err != nil {
+			err = c.smallFailed(err, buf[:n], m)
+		}
+		if pb != nil {
+			putBuffer(&writePool, pb)
+		}
+	}
+	c.wmu.Unlock()
+	return err
+}
+
+// sendMessage is Send for any message.
+func (c *Conn) sendMessage(typ Flags, op OpCode, p []byte) error {
 	// lockMessage and unlockMessage, spelled out for the path of every
 	// message (they do not inline).
 	c.wmu.Lock()
@@ -43,6 +82,62 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 		c.wmu.Unlock()
 	}
 	return err
+}
+
+// writeSmall writes a server's unmasked frame with at most 125 bytes of
+// payload: joined in the write buffer (any holds it) for one write, or on
+// connections that do not care how they are written to, header and
+// payload written from where they are. Called with wmu, the line free.
+func (c *Conn) writeSmall(op OpCode, p []byte) error {
+	if c.wmode == writeDirect {
+		return c.writeSmallDirect(op, p)
+	}
+	buf, pb := c.writeBuffer()
+	buf[0], buf[1] = 0x80|byte(op), byte(len(p))
+	n := 2 + copy(buf[2:], p)
+	m, err := c.nc.Write(buf[:n])
+	if err != nil {
+		err = c.smallFailed(err, buf[:n], m)
+	}
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	return err
+}
+
+// writeSmallDirect writes a frame of sendSmall as writeDirect does: the
+// header, then the payload from where it is. Called with wmu.
+func (c *Conn) writeSmallDirect(op OpCode, p []byte) error {
+	hdr := c.hdrOut[:2]
+	hdr[0], hdr[1] = 0x80|byte(op), byte(len(p))
+	m, err := c.nc.Write(hdr)
+	if err == nil && len(p) > 0 {
+		var k int
+		k, err = c.nc.Write(p)
+		m += k
+	}
+	if err != nil {
+		return c.writeFailed(err, m, &Header{Fin: true, OpCode: op, Length: int64(len(p))}, hdr, p, nil)
+	}
+	return nil
+}
+
+// smallFailed is writeFailed for an unmasked frame of which written bytes
+// went out. Called with wmu.
+func (c *Conn) smallFailed(err error, frame []byte, written int) error {
+	if c.has(stateClosed) {
+		return ErrClosed
+	}
+	if !isTimeout(err) {
+		c.writeErr = err
+		return err
+	}
+	if written == 0 {
+		return err
+	}
+	c.pending = messagePool.Get()
+	c.pending.B = append(c.pending.B, frame[written:]...)
+	return errQueued
 }
 
 // lockMessage takes the line for one whole message: the frame lock, and
