@@ -2,6 +2,8 @@ package wsmem
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"math"
 	"strconv"
@@ -146,7 +148,7 @@ func (c *Conn) serverHandshake() error {
 		var a upgradeAnswer
 		if status := c.checkRequest(c.rbuf[c.rr:c.rr+n], &a); status != 0 {
 			err = c.refuse(status)
-		} else if a.accept, err = ResponseKey(c.rbuf[c.rr+a.key : c.rr+min(a.key+24, n)]); err != nil {
+		} else if !acceptKey(&a.accept, c.rbuf[c.rr+a.key:c.rr+min(a.key+24, n)]) {
 			err = c.refuse(400)
 		} else {
 			err = c.writeAnswer(c.rbuf[c.rr:c.rr+n], &a)
@@ -174,8 +176,7 @@ func (c *Conn) answerRequest(head []byte) error {
 	if status := c.checkRequest(head, &a); status != 0 {
 		return c.refuse(status)
 	}
-	var err error
-	if a.accept, err = ResponseKey(head[a.key:min(a.key+24, len(head))]); err != nil {
+	if !acceptKey(&a.accept, head[a.key:min(a.key+24, len(head))]) {
 		return c.refuse(400)
 	}
 	return c.writeAnswer(head, &a)
@@ -190,6 +191,21 @@ type upgradeAnswer struct {
 	deflate     bool
 	params      deflateParams
 	accept      [28]byte // the accept key, from the request key
+}
+
+// acceptKey is ResponseKey writing into accept, with a smaller frame (it
+// is called from the handshake's shallowest frame, see serverHandshake):
+// it reports false for an invalid requestKey.
+func acceptKey(accept *[28]byte, requestKey []byte) bool {
+	if !validKey(requestKey) {
+		return false
+	}
+	var in [24 + len(acceptGUID)]byte
+	copy(in[:24], requestKey)
+	copy(in[24:], acceptGUID)
+	sum := sha1.Sum(in[:])
+	base64.StdEncoding.Encode(accept[:], sum[:])
+	return true
 }
 
 // writeAnswer writes the 101 answer a to the request head.
@@ -214,22 +230,38 @@ func (a *upgradeAnswer) appendTo(dst, head []byte) []byte {
 
 // checkRequest parses and checks the request head and applies what it asks
 // for (names, subprotocol, compression); it fills a for the answer and
-// returns 0, or the status to refuse with.
+// returns 0, or the status to refuse with. Its frame holds the parsed head,
+// so what it calls takes the head by pointer, in calls of their own.
 func (c *Conn) checkRequest(head []byte, a *upgradeAnswer) int {
 	var req requestHead
-	status := parseRequest(head, &req, c.nameLimit())
-	if status == 0 && len(req.target)+len(req.host) > c.nameLimit() {
-		status = 414
-	}
-	if status == 0 && !c.cfg.originAllowed(req.origin, req.host) {
-		status = 403
-	}
-	if status == 0 && c.cfg.CheckTarget != nil && !c.cfg.CheckTarget(req.target, req.host) {
-		status = 404
-	}
-	if status != 0 {
+	if status := parseRequest(head, &req, c.nameLimit()); status != 0 {
 		return status
 	}
+	if status := c.admit(&req); status != 0 {
+		return status
+	}
+	return c.applyRequest(&req, head, a)
+}
+
+// admit applies the server's checks to the parsed request: the names'
+// room, Config.CheckOrigin and CheckTarget. It returns 0, or the status to
+// refuse with.
+func (c *Conn) admit(req *requestHead) int {
+	switch {
+	case len(req.target)+len(req.host) > c.nameLimit():
+		return 414
+	case !c.cfg.originAllowed(req.origin, req.host):
+		return 403
+	case c.cfg.CheckTarget != nil && !c.cfg.CheckTarget(req.target, req.host):
+		return 404
+	}
+	return 0
+}
+
+// applyRequest applies what the accepted request asks for (compression,
+// names, subprotocol) and fills a for the answer to head. It returns 0, or
+// the status to refuse with.
+func (c *Conn) applyRequest(req *requestHead, head []byte, a *upgradeAnswer) int {
 	if c.cfg.Compression.Enabled && req.nExtensions > 0 {
 		params, ok, err := negotiateDeflate(req.extensionLines(), &c.cfg.Compression)
 		if err != nil {
@@ -240,7 +272,7 @@ func (c *Conn) checkRequest(head []byte, a *upgradeAnswer) int {
 			a.deflate, a.params = true, params
 		}
 	}
-	protocol := selectProtocol(&req, c.cfg.Subprotocols)
+	protocol := selectProtocol(req, c.cfg.Subprotocols)
 	setNames(c, req.target, req.host)
 	c.setProtocol(protocol)
 	// The views are into head: an offset is the difference of capacities.

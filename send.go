@@ -15,9 +15,10 @@ const vectoredMin = 256
 var errControlPayload = errors.New("wsmem: control frame payload longer than 125 bytes")
 
 // Send sends p as one message of type typ, Text or Binary (libdill's
-// ws_send). A server writes the header and p with one vectored write and
-// leaves p untouched; a client masks p while copying it into the write
-// buffer, one pass, and never modifies it. Safe for concurrent use:
+// ws_send). A server joins the header and a small p (under 256 bytes) in
+// the write buffer for one write, and writes a larger p with the header in
+// one vectored write, leaving it untouched; a client masks p while copying
+// it into the write buffer, one pass, and never modifies it. Safe for concurrent use:
 // messages never interleave on the wire. On a connection that negotiated
 // permessage-deflate, messages of at least Compression.Threshold bytes are
 // compressed (add Uncompressed to typ to opt out) and sent as they are

@@ -2,6 +2,7 @@ package wsmem
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"os"
@@ -30,12 +31,16 @@ func stackInuse() uint64 {
 	return m.StackInuse
 }
 
-// TestServeStackStaysSmall checks that a goroutine running Serve over TCP,
-// through a 64-byte echo (Send from OnMessage), a ping and its pong, and
-// then parked in the read, keeps the 2 KiB stack it started with: the stack grows to 4 KiB when a call chain needs more than about
-// 1.1 KiB, and is never shrunk back while the goroutine waits in a read,
-// so every idle connection would hold 4 KiB for good (see Serve and
-// bench/cmd/RESULTS.md). It measures StackInuse over n such goroutines.
+// TestServeStackStaysSmall checks that a goroutine serving a connection
+// keeps the 2 KiB stack it started with: the stack grows to 4 KiB when a
+// call chain needs more than about 1.1 KiB, and is never shrunk back while
+// the goroutine waits in a read, so every idle connection would hold 4 KiB
+// for good (see Serve, and bench/cmd/RESULTS.md). Each of n goroutines
+// runs Serve over loopback TCP through a 64-byte echo (Send from
+// OnMessage) and a ping and its pong, then waits in the read; it also does
+// the opening handshake (AttachServer) in the second case, as
+// bench/cmd/idlemem's wsmem-goroutine server does. The stack in use
+// (MemStats.StackInuse) per goroutine must stay near 2 KiB.
 //
 // The race detector makes every frame larger (and guards 3 times as much
 // stack): the test is for the normal build.
@@ -45,20 +50,31 @@ func TestServeStackStaysSmall(t *testing.T) {
 	}
 	// The runtime starts new goroutines with the average stack size it
 	// scanned at the last collection: in a test binary, whose goroutines
-	// have deep stacks, often 4 KiB. The measurement runs in a child
-	// process with that turned off, so that they start at 2 KiB.
-	if os.Getenv("WSMEM_STACK_CHILD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestServeStackStaysSmall$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), "WSMEM_STACK_CHILD=1", "GODEBUG="+os.Getenv("GODEBUG")+",adaptivestackstart=0")
-		out, err := cmd.CombinedOutput()
-		t.Logf("child:\n%s", out)
-		if err != nil {
-			t.Fatal(err)
-		}
+	// have deep stacks, often 4 KiB. Each measurement runs in a child
+	// process of its own (freed stacks would serve the next one) with that
+	// turned off, so that goroutines start at 2 KiB.
+	switch mode := os.Getenv("WSMEM_STACK_CHILD"); mode {
+	case "serve", "attach+serve":
+		testServeStack(t, mode == "attach+serve")
 		return
 	}
+	for _, mode := range []string{"serve", "attach+serve"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestServeStackStaysSmall$", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), "WSMEM_STACK_CHILD="+mode, "GODEBUG="+os.Getenv("GODEBUG")+",adaptivestackstart=0")
+			out, err := cmd.CombinedOutput()
+			t.Logf("child process:\n%s", out)
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func testServeStack(t *testing.T, attach bool) {
 	const n = 400
-	base := stackInuse()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +88,7 @@ func TestServeStackStaysSmall(t *testing.T) {
 	}()
 	done := make(chan struct{}, n)
 	msg := bytes.Repeat([]byte("a"), 64)
-	base = stackInuse()
+	base := stackInuse()
 	for range n {
 		cli, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
@@ -84,8 +100,13 @@ func TestServeStackStaysSmall(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = cli.SetDeadline(time.Now().Add(10 * time.Second))
-		c := stackClientUpgrade(t, cli, srv)
-		go stackServe(c, done)
+		if attach {
+			go stackAttachServe(srv, done)
+			stackUpgrade(t, cli, nil)
+		} else {
+			c := stackUpgrade(t, cli, srv)
+			go stackServe(c, done)
+		}
 		stackExchange(t, cli, cframe(true, OpBinary, msg), sframe(true, OpBinary, msg))
 		stackExchange(t, cli, cframe(true, OpPing, []byte("p")), sframe(true, OpPong, []byte("p")))
 	}
@@ -93,7 +114,7 @@ func TestServeStackStaysSmall(t *testing.T) {
 	per := float64(stackInuse()-base) / n
 	t.Logf("stack per connection: %.0f bytes", per)
 	if per > 2600 {
-		t.Errorf("each goroutine that attached and served holds %.0f bytes of stack, want 2 KiB", per)
+		t.Errorf("each goroutine holds %.0f bytes of stack, want 2 KiB", per)
 	}
 	for _, c := range clients {
 		c.Close()
@@ -108,6 +129,18 @@ func TestServeStackStaysSmall(t *testing.T) {
 	}
 }
 
+// stackAttachServe is the server goroutine of bench/cmd/idlemem's
+// wsmem-goroutine: AttachServer, then Serve.
+func stackAttachServe(nc net.Conn, done chan<- struct{}) {
+	if c, err := AttachServer(nc, 0, new(Storage), nil); err == nil {
+		_ = c.Serve(stackEcho{})
+		c.Close()
+	} else {
+		nc.Close()
+	}
+	done <- struct{}{}
+}
+
 // stackServe is the server goroutine, as bench/cmd/idlemem's
 // wsmem-handshake-apart: Serve on a connection attached elsewhere.
 func stackServe(c *Conn, done chan<- struct{}) {
@@ -116,18 +149,21 @@ func stackServe(c *Conn, done chan<- struct{}) {
 	done <- struct{}{}
 }
 
-// stackClientUpgrade sends an upgrade request on nc, attaches srv, its
-// other end, and reads the 101.
-func stackClientUpgrade(t *testing.T, nc, srv net.Conn) *Conn {
+// stackUpgrade sends an upgrade request on nc, attaches srv, its other
+// end, unless it is nil, and reads the 101.
+func stackUpgrade(t *testing.T, nc, srv net.Conn) *Conn {
 	t.Helper()
 	req := "GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	if _, err := io.WriteString(nc, req); err != nil {
 		t.Fatal(err)
 	}
-	c, err := AttachServer(srv, 0, new(Storage), nil)
-	if err != nil {
-		t.Fatal(err)
+	var c *Conn
+	if srv != nil {
+		var err error
+		if c, err = AttachServer(srv, 0, new(Storage), nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var head []byte
 	var b [1]byte
