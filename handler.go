@@ -69,40 +69,64 @@ func (c *Conn) Serve(h Handler) error {
 	}
 }
 
-// serveHeartbeat is Serve with Config.PingInterval or IdleTimeout.
+// serveHeartbeat is Serve with Config.PingInterval or IdleTimeout. It
+// pings from its own frame, which is kept small (see Serve); the rest of a
+// timeout's handling is in quiet.
 func (c *Conn) serveHeartbeat(h Handler) error {
 	c.handler = h
-	interval, idle := c.cfg.PingInterval, c.cfg.IdleTimeout
-	wait := interval
-	if wait <= 0 || (idle > 0 && idle < wait) {
-		wait = idle
-	}
-	lastRead, quietSince := c.nread, time.Now()
+	hb := heartbeat{lastRead: c.nread, quietSince: time.Now()}
 	for {
-		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+		c.armHeartbeat()
 		typ, data, err := c.Next()
 		if err == nil {
 			h.OnMessage(c, typ, data)
 			continue
 		}
-		if isTimeout(err) {
-			now := time.Now()
-			if c.nread != lastRead {
-				lastRead, quietSince = c.nread, now
-			}
-			if idle > 0 && now.Sub(quietSince) >= idle {
-				c.closeCode(StatusGoingAway)
-				h.OnClose(c, StatusAbnormal, nil, ErrIdle)
-				c.handler = nil
-				return ErrIdle
-			}
-			if interval > 0 {
-				_ = c.Ping(nil)
-			}
-			continue
+		if !isTimeout(err) {
+			return c.serveEnd(h, err)
 		}
-		return c.serveEnd(h, err)
+		if c.quiet(h, &hb) {
+			return ErrIdle
+		}
+		if c.cfg.PingInterval > 0 {
+			_ = c.Ping(nil)
+		}
 	}
+}
+
+// heartbeat is serveHeartbeat's record of the peer's silence.
+type heartbeat struct {
+	lastRead   uint64    // c.nread when the peer was last heard
+	quietSince time.Time // when that was seen
+}
+
+// armHeartbeat sets the read deadline for the next wait of
+// serveHeartbeat: the shorter of the ping interval and the idle timeout.
+func (c *Conn) armHeartbeat() {
+	interval, idle := c.cfg.PingInterval, c.cfg.IdleTimeout
+	wait := interval
+	if wait <= 0 || (idle > 0 && idle < wait) {
+		wait = idle
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+}
+
+// quiet handles a read deadline of serveHeartbeat: it notes whether the
+// peer sent anything since the last one and, when it has been silent for
+// Config.IdleTimeout, closes the connection, tells h and reports true.
+func (c *Conn) quiet(h Handler, hb *heartbeat) bool {
+	now := time.Now()
+	if c.nread != hb.lastRead {
+		hb.lastRead, hb.quietSince = c.nread, now
+	}
+	idle := c.cfg.IdleTimeout
+	if idle <= 0 || now.Sub(hb.quietSince) < idle {
+		return false
+	}
+	c.closeCode(StatusGoingAway)
+	h.OnClose(c, StatusAbnormal, nil, ErrIdle)
+	c.handler = nil
+	return true
 }
 
 // serveEnd reports the error that ended Serve to h, ends Serve's hold on

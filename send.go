@@ -86,13 +86,10 @@ func (c *Conn) sendMessage(typ Flags, op OpCode, p []byte) error {
 }
 
 // writeSmall writes a server's unmasked frame with at most 125 bytes of
-// payload: joined in the write buffer (any holds it) for one write, or on
-// connections that do not care how they are written to, header and
-// payload written from where they are. Called with wmu, the line free.
+// payload, joined in the write buffer (any holds it) for one write. p does
+// not escape: a payload on the caller's stack stays there. Called with
+// wmu, the line free.
 func (c *Conn) writeSmall(op OpCode, p []byte) error {
-	if c.wmode == writeDirect {
-		return c.writeSmallDirect(op, p)
-	}
 	buf, pb := c.writeBuffer()
 	buf[0], buf[1] = 0x80|byte(op), byte(len(p))
 	n := 2 + copy(buf[2:], p)
@@ -106,7 +103,7 @@ func (c *Conn) writeSmall(op OpCode, p []byte) error {
 	return err
 }
 
-// writeSmallDirect writes a frame of sendSmall as writeDirect does: the
+// writeSmallDirect writes a small frame of Send as writeDirect does: the
 // header, then the payload from where it is. Called with wmu.
 func (c *Conn) writeSmallDirect(op OpCode, p []byte) error {
 	hdr := c.hdrOut[:2]
@@ -209,11 +206,18 @@ func (c *Conn) Ping(p []byte) error {
 		return errControlPayload
 	}
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if err := c.sendState(); err != nil {
-		return err
+	err := c.sendState()
+	if err == nil {
+		// Serve's heartbeat pings from its goroutine: a server's ping takes
+		// the shallow path when the line is free (see Serve).
+		if c.server && c.pending == nil && !c.pushMode {
+			err = c.writeSmall(OpPing, p)
+		} else {
+			err = c.writeControl(OpPing, p)
+		}
 	}
-	return c.writeControl(OpPing, p)
+	c.wmu.Unlock()
+	return err
 }
 
 // Flush writes out the bytes a send left queued when its deadline expired
