@@ -32,15 +32,15 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 	// messages a server sends, also from OnMessage in Serve's goroutine —
 	// is written here, with a frame and calls kept few: that goroutine
 	// keeps the deepest stack it ever needed (see Serve). The header and
-	// payload are joined in the write buffer (a 2-byte header and at most
-	// 125 bytes fit any) and go out with one write; on connections that do
-	// not care how they are written to, two writes and no copy. Anything
-	// else goes to sendMessage.
-	if !c.server || c.compress || len(p) > MaxControlPayload {
+	// payload are joined in the write buffer and go out with one write; on
+	// connections that do not care how they are written to, two writes and
+	// no copy. Anything else goes to sendMessage.
+	if !c.server || c.compress || len(p) >= vectoredMin {
 		return c.sendMessage(typ, op, p)
 	}
 	c.wmu.Lock()
-	if c.wOpen || c.pending != nil || c.pushMode || c.writeErr != nil || c.has(stateClosed|stateSentClose) {
+	if c.wOpen || c.pending != nil || c.pushMode || c.writeErr != nil || c.has(stateClosed|stateSentClose) ||
+		(len(p) > MaxControlPayload && c.writeRoom() < 4+len(p)) {
 		c.wmu.Unlock()
 		return c.sendMessage(typ, op, p)
 	}
@@ -49,9 +49,15 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 	if c.wmode == writeDirect {
 		err = c.writeSmallDirect(op, p)
 	} else {
-		buf, pb := c.writeBuffer()
-		buf[0], buf[1] = 0x80|byte(op), byte(len(p))
-		n := 2 + copy(buf[2:], p)
+		buf, pb := c.writeBuffer() // any holds a control frame; writeRoom said for more
+		n := 2
+		if buf[0] = 0x80 | byte(op); len(p) <= MaxControlPayload {
+			buf[1] = byte(len(p))
+		} else {
+			buf[1], buf[2], buf[3] = 126, 0, byte(len(p))
+			n = 4
+		}
+		n += copy(buf[n:], p)
 		var m int
 		m, err = c.nc.Write(buf[:n])
 		if err != nil {
@@ -107,7 +113,10 @@ func (c *Conn) writeSmall(op OpCode, p []byte) error {
 // header, then the payload from where it is. Called with wmu.
 func (c *Conn) writeSmallDirect(op OpCode, p []byte) error {
 	hdr := c.hdrOut[:2]
-	hdr[0], hdr[1] = 0x80|byte(op), byte(len(p))
+	if hdr[0], hdr[1] = 0x80|byte(op), byte(len(p)); len(p) > MaxControlPayload {
+		hdr = c.hdrOut[:4]
+		hdr[1], hdr[2], hdr[3] = 126, 0, byte(len(p))
+	}
 	m, err := c.nc.Write(hdr)
 	if err == nil && len(p) > 0 {
 		var k int
@@ -415,6 +424,14 @@ func (c *Conn) writeBuffer() ([]byte, *pooledBuffer) {
 	}
 	b := getBuffer(&writePool, c.cfg.writeBufferSize())
 	return b.B, b
+}
+
+// writeRoom is the least size of the buffer writeBuffer returns.
+func (c *Conn) writeRoom() int {
+	if slab := c.writeSlab(); slab != nil {
+		return len(slab)
+	}
+	return c.cfg.writeBufferSize()
 }
 
 // maxMaskBuffer bounds the buffer a client borrows to mask a large frame.
