@@ -265,8 +265,9 @@ func (c *Conn) readInto(land []byte) (placed int, done bool, err error) {
 
 // controlFrame takes the payload of the control frame whose header
 // nextFrame committed (buffered whole) and acts on it. A server answers a
-// ping here, from where it lies in the read buffer (see pongInPlace):
-// the deepest call of a goroutine waiting in Serve.
+// ping here, with a pong written from where the ping lies in the read
+// buffer: this is the deepest call of a goroutine waiting in Serve, so it
+// takes no buffer and makes no further call (see Serve).
 func (c *Conn) controlFrame() error {
 	start := c.rr
 	c.rr += int(c.p.left)
@@ -275,17 +276,19 @@ func (c *Conn) controlFrame() error {
 		return c.control(c.rbuf[start:c.rr])
 	}
 	c.wmu.Lock()
-	if c.pending == nil && c.sendState() == nil {
-		// The pong's 2-byte header goes over the end of the ping's
-		// (6 bytes: a client's frames are masked), and the two go out
-		// with one write, without a buffer.
-		f := c.rbuf[start-2 : c.rr]
-		f[0], f[1] = 0x80|byte(OpPong), byte(len(f)-2)
-		if m, err := c.nc.Write(f); err != nil {
-			c.pongFailed(err, m, start)
+	if c.sendState() == nil {
+		if c.pending == nil {
+			// The pong's 2-byte header goes over the end of the ping's
+			// (6 bytes: a client's frames are masked), and the two go
+			// out with one write.
+			f := c.rbuf[start-2 : c.rr]
+			f[0], f[1] = 0x80|byte(OpPong), byte(len(f)-2)
+			if m, err := c.nc.Write(f); err != nil {
+				c.pongFailed(err, m, start)
+			}
+		} else {
+			_ = c.writeControl(OpPong, c.rbuf[start:c.rr])
 		}
-	} else if c.sendState() == nil {
-		_ = c.writeControl(OpPong, c.rbuf[start:c.rr])
 	}
 	c.wmu.Unlock()
 	if c.handler != nil {

@@ -2,6 +2,8 @@ package wsmem
 
 import (
 	"bytes"
+	"errors"
+	"os"
 	"testing"
 )
 
@@ -60,4 +62,40 @@ func TestServerSendSmallSizes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// timeoutErr is a write deadline's error.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+func (timeoutErr) Is(target error) bool {
+	return target == os.ErrDeadlineExceeded
+}
+
+// TestSmallFailed checks what a frame written in one piece (Send's small
+// path, a server's pong) leaves when its write fails: queued rest after a
+// deadline inside it, nothing after one before it, a dead send side after
+// another error.
+func TestSmallFailed(t *testing.T) {
+	frame := sframe(true, OpText, []byte("hello"))
+	c := serverOn(t, &memConn{}, 0, nil)
+	c.wmu.Lock()
+	err := c.smallFailed(timeoutErr{}, frame, 3)
+	if !errors.Is(err, ErrQueued) || c.pending == nil || !bytes.Equal(c.pending.B, frame[3:]) {
+		t.Fatalf("deadline inside the frame: %v, queued %v", err, c.pending)
+	}
+	c.wmu.Unlock()
+
+	c = serverOn(t, &memConn{}, 0, nil)
+	c.wmu.Lock()
+	if err := c.smallFailed(timeoutErr{}, frame, 0); !isTimeout(err) || errors.Is(err, ErrQueued) || c.pending != nil {
+		t.Fatalf("deadline before the frame: %v, queued %v", err, c.pending)
+	}
+	broken := errors.New("broken pipe")
+	if err := c.smallFailed(broken, frame, 2); err != broken || c.writeErr != broken || c.pending != nil {
+		t.Fatalf("other error: %v, writeErr %v", err, c.writeErr)
+	}
+	c.wmu.Unlock()
 }
