@@ -52,53 +52,100 @@ var ErrIdle = errors.New("wsmem: peer idle for longer than Config.IdleTimeout")
 // added. It returns nil when the peer closed the connection, else the
 // error that ended it. It allocates nothing per message.
 func (c *Conn) Serve(h Handler) error {
-	c.handler = h
-	defer func() { c.handler = nil }()
-	interval, idle := c.cfg.PingInterval, c.cfg.IdleTimeout
-	heartbeat := interval > 0 || idle > 0
-	wait := interval
-	if wait <= 0 || (idle > 0 && idle < wait) {
-		wait = idle
+	// The goroutine that runs Serve keeps the stack its deepest call
+	// needed for as long as it lives (parked in a read, it is never shrunk):
+	// this loop keeps its frame small, and the heartbeat and the end, which
+	// need more, are in functions of their own.
+	if c.cfg.PingInterval > 0 || c.cfg.IdleTimeout > 0 {
+		return c.serveHeartbeat(h)
 	}
-	lastRead, quietSince := c.nread, time.Now()
+	c.handler = h
 	for {
-		if heartbeat {
-			_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+		typ, data, err := c.Next()
+		if err != nil {
+			return c.serveEnd(h, err)
 		}
+		h.OnMessage(c, typ, data)
+	}
+}
+
+// serveHeartbeat is Serve with Config.PingInterval or IdleTimeout. It
+// pings from its own frame, which is kept small (see Serve); the rest of a
+// timeout's handling is in quiet.
+func (c *Conn) serveHeartbeat(h Handler) error {
+	c.handler = h
+	hb := heartbeat{lastRead: c.nread, quietSince: time.Now()}
+	for {
+		c.armHeartbeat()
 		typ, data, err := c.Next()
 		if err == nil {
 			h.OnMessage(c, typ, data)
 			continue
 		}
-		if heartbeat && isTimeout(err) {
-			now := time.Now()
-			if c.nread != lastRead {
-				lastRead, quietSince = c.nread, now
-			}
-			if idle > 0 && now.Sub(quietSince) >= idle {
-				c.closeCode(StatusGoingAway)
-				h.OnClose(c, StatusAbnormal, nil, ErrIdle)
-				return ErrIdle
-			}
-			if interval > 0 {
-				_ = c.Ping(nil)
-			}
-			continue
+		if !isTimeout(err) {
+			return c.serveEnd(h, err)
 		}
-		switch e := err.(type) {
-		case *CloseError:
-			h.OnClose(c, e.Code, e.Reason, nil)
-			return nil
-		case *ProtocolError:
-			h.OnClose(c, e.Code, nil, err)
-		default:
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			h.OnClose(c, StatusAbnormal, nil, err)
+		if c.quiet(h, &hb) {
+			return ErrIdle
 		}
-		return err
+		if c.cfg.PingInterval > 0 {
+			_ = c.Ping(nil)
+		}
 	}
+}
+
+// heartbeat is serveHeartbeat's record of the peer's silence.
+type heartbeat struct {
+	lastRead   uint64    // c.nread when the peer was last heard
+	quietSince time.Time // when that was seen
+}
+
+// armHeartbeat sets the read deadline for the next wait of
+// serveHeartbeat: the shorter of the ping interval and the idle timeout.
+func (c *Conn) armHeartbeat() {
+	interval, idle := c.cfg.PingInterval, c.cfg.IdleTimeout
+	wait := interval
+	if wait <= 0 || (idle > 0 && idle < wait) {
+		wait = idle
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+}
+
+// quiet handles a read deadline of serveHeartbeat: it notes whether the
+// peer sent anything since the last one and, when it has been silent for
+// Config.IdleTimeout, closes the connection, tells h and reports true.
+func (c *Conn) quiet(h Handler, hb *heartbeat) bool {
+	now := time.Now()
+	if c.nread != hb.lastRead {
+		hb.lastRead, hb.quietSince = c.nread, now
+	}
+	idle := c.cfg.IdleTimeout
+	if idle <= 0 || now.Sub(hb.quietSince) < idle {
+		return false
+	}
+	c.closeCode(StatusGoingAway)
+	h.OnClose(c, StatusAbnormal, nil, ErrIdle)
+	c.handler = nil
+	return true
+}
+
+// serveEnd reports the error that ended Serve to h, ends Serve's hold on
+// h, and returns what Serve returns.
+func (c *Conn) serveEnd(h Handler, err error) error {
+	switch e := err.(type) {
+	case *CloseError:
+		h.OnClose(c, e.Code, e.Reason, nil)
+		err = nil
+	case *ProtocolError:
+		h.OnClose(c, e.Code, nil, err)
+	default:
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		h.OnClose(c, StatusAbnormal, nil, err)
+	}
+	c.handler = nil
+	return err
 }
 
 // closeCode sends a close frame with code, if the line allows, and closes

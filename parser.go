@@ -134,6 +134,16 @@ func (p *parser) payload(dst, src []byte) error {
 	return nil
 }
 
+// unmaskControl unmasks the whole payload b of the current control frame
+// in place and closes the frame.
+func (p *parser) unmaskControl(b []byte) {
+	if p.h.Masked {
+		maskCopy(b, b, p.h.Mask, 0)
+	}
+	p.left = 0
+	p.inFrame = false
+}
+
 // endFrame closes the current frame once its payload is consumed. For a
 // data frame it reports whether that ended the message (FIN), and then
 // checks that the text did not stop inside a character.

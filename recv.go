@@ -198,24 +198,16 @@ func (c *Conn) release() {
 // for the message's payload: when nothing is buffered and it has room, the
 // read lands in it, and the frame's first payload bytes are moved into
 // place (unmasked) in the same pass; nextFrame returns how many.
+//
+// It is on the path of every receive call, also while Serve's goroutine
+// waits for a message: its frame is kept small (see Serve), the rarer
+// steps are calls.
 func (c *Conn) nextFrame(land []byte) (int, error) {
 	for {
 		if c.rr == c.rw && len(land) >= landMin && c.readSlab() == nil {
-			c.release()
-			c.scratchIn = false
-			m, err := c.nc.Read(land[:min(len(land), c.cfg.readBufferSize())])
-			c.nread += uint64(m)
-			if m == 0 {
-				if err != nil {
-					return 0, c.readError(err)
-				}
-				continue
-			}
-			// An error with m > 0 is reported again by the next read.
-			if placed, ok, err := c.landed(land[:m]); ok || err != nil {
+			if placed, done, err := c.readInto(land); done {
 				return placed, err
 			}
-			c.keep(land[:m])
 		}
 		if err := c.fill(2); err != nil {
 			return 0, err
@@ -239,17 +231,76 @@ func (c *Conn) nextFrame(land []byte) (int, error) {
 		}
 		c.p.commit(&h)
 		c.rr += n
-		if !c.p.h.OpCode.IsControl() {
+		if !h.OpCode.IsControl() {
 			return 0, nil
 		}
-		payload := c.rbuf[c.rr : c.rr+int(c.p.left)]
-		c.rr += len(payload)
-		_ = c.p.payload(payload, payload)
-		_, _ = c.p.endFrame()
-		if err := c.control(payload); err != nil {
+		if err := c.controlFrame(); err != nil {
 			return 0, err
 		}
 	}
+}
+
+// readInto is nextFrame's read into the caller's memory land, when nothing
+// is buffered: done reports that it took the start of a data frame
+// (placed payload bytes are in land) or failed; else what it read, if
+// anything, is buffered for nextFrame.
+func (c *Conn) readInto(land []byte) (placed int, done bool, err error) {
+	c.release()
+	c.scratchIn = false
+	m, err := c.nc.Read(land[:min(len(land), c.cfg.readBufferSize())])
+	c.nread += uint64(m)
+	if m == 0 {
+		if err != nil {
+			return 0, true, c.readError(err)
+		}
+		return 0, false, nil
+	}
+	// An error with m > 0 is reported again by the next read.
+	if placed, ok, err := c.landed(land[:m]); ok || err != nil {
+		return placed, true, err
+	}
+	c.keep(land[:m])
+	return 0, false, nil
+}
+
+// controlFrame takes the payload of the control frame whose header
+// nextFrame committed (buffered whole) and acts on it. A server answers a
+// ping here, with a pong written from where the ping lies in the read
+// buffer: this is the deepest call of a goroutine waiting in Serve, so it
+// takes no buffer and makes no further call (see Serve).
+func (c *Conn) controlFrame() error {
+	start := c.rr
+	c.rr += int(c.p.left)
+	c.p.unmaskControl(c.rbuf[start:c.rr])
+	if c.p.h.OpCode != OpPing || !c.server || c.pushMode {
+		return c.control(c.rbuf[start:c.rr])
+	}
+	c.wmu.Lock()
+	if c.sendState() == nil {
+		if c.pending == nil {
+			// The pong's 2-byte header goes over the end of the ping's
+			// (6 bytes: a client's frames are masked), and the two go
+			// out with one write.
+			f := c.rbuf[start-2 : c.rr]
+			f[0], f[1] = 0x80|byte(OpPong), byte(len(f)-2)
+			if m, err := c.nc.Write(f); err != nil {
+				c.pongFailed(err, m, start)
+			}
+		} else {
+			_ = c.writeControl(OpPong, c.rbuf[start:c.rr])
+		}
+	}
+	c.wmu.Unlock()
+	if c.handler != nil {
+		c.handler.OnPing(c, c.rbuf[start:c.rr])
+	}
+	return nil
+}
+
+// pongFailed handles the failed write of controlFrame's pong, which starts
+// 2 bytes before start in the read buffer. Called with wmu.
+func (c *Conn) pongFailed(err error, written, start int) {
+	_ = c.smallFailed(err, c.rbuf[start-2:c.rr], written)
 }
 
 // landed takes a read that landed in the caller's memory b. When b starts
@@ -609,6 +660,8 @@ func (c *Conn) interruptedL(bufs [][]byte, n int, err error) error {
 // for a message it holds no pooled buffer: the first read lands in the
 // Storage. It allocates nothing at steady state.
 func (c *Conn) Next() (Flags, []byte, error) {
+	// Serve's goroutine waits for messages here: the frame is kept small
+	// (see Serve), assembling a message is a call of its own.
 	resume, err := c.startRecv(ownerNext)
 	if err != nil {
 		return 0, nil, err
@@ -626,6 +679,12 @@ func (c *Conn) Next() (Flags, []byte, error) {
 		c.owner = ownerNext
 		c.msg = messagePool.Get()
 	}
+	return c.nextAssembled()
+}
+
+// nextAssembled is Next for a message assembled in the message buffer
+// c.msg: fragmented, compressed, larger than the read buffer, or resumed.
+func (c *Conn) nextAssembled() (Flags, []byte, error) {
 	typ := opFlags(c.p.lastOp)
 	if c.p.msgRsv1 || c.zbuf != nil {
 		if err := c.nextCompressed(); err != nil {

@@ -15,9 +15,10 @@ const vectoredMin = 256
 var errControlPayload = errors.New("wsmem: control frame payload longer than 125 bytes")
 
 // Send sends p as one message of type typ, Text or Binary (libdill's
-// ws_send). A server writes the header and p with one vectored write and
-// leaves p untouched; a client masks p while copying it into the write
-// buffer, one pass, and never modifies it. Safe for concurrent use:
+// ws_send). A server joins the header and a small p (under 256 bytes) in
+// the write buffer for one write, and writes a larger p with the header in
+// one vectored write, leaving it untouched; a client masks p while copying
+// it into the write buffer, one pass, and never modifies it. Safe for concurrent use:
 // messages never interleave on the wire. On a connection that negotiated
 // permessage-deflate, messages of at least Compression.Threshold bytes are
 // compressed (add Uncompressed to typ to opt out) and sent as they are
@@ -27,6 +28,51 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 	if typ&Text != 0 {
 		op = OpText
 	}
+	// A server's small uncompressed message when the line is free — most
+	// messages a server sends, also from OnMessage in Serve's goroutine —
+	// is written here, with a frame and calls kept few: that goroutine
+	// keeps the deepest stack it ever needed (see Serve). The header and
+	// payload are joined in the write buffer and go out with one write; on
+	// connections that do not care how they are written to, two writes and
+	// no copy. Anything else goes to sendMessage.
+	if !c.server || c.compress || len(p) >= vectoredMin {
+		return c.sendMessage(typ, op, p)
+	}
+	c.wmu.Lock()
+	if c.wOpen || c.pending != nil || c.pushMode || c.writeErr != nil || c.has(stateClosed|stateSentClose) ||
+		(len(p) > MaxControlPayload && c.writeRoom() < 4+len(p)) {
+		c.wmu.Unlock()
+		return c.sendMessage(typ, op, p)
+	}
+	// writeSmall, spelled out: a call less on the deepest path.
+	var err error
+	if c.wmode == writeDirect {
+		err = c.writeSmallDirect(op, p)
+	} else {
+		buf, pb := c.writeBuffer() // any holds a control frame; writeRoom said for more
+		n := 2
+		if buf[0] = 0x80 | byte(op); len(p) <= MaxControlPayload {
+			buf[1] = byte(len(p))
+		} else {
+			buf[1], buf[2], buf[3] = 126, 0, byte(len(p))
+			n = 4
+		}
+		n += copy(buf[n:], p)
+		var m int
+		m, err = c.nc.Write(buf[:n])
+		if err != nil {
+			err = c.smallFailed(err, buf[:n], m)
+		}
+		if pb != nil {
+			putBuffer(&writePool, pb)
+		}
+	}
+	c.wmu.Unlock()
+	return err
+}
+
+// sendMessage is Send for any message.
+func (c *Conn) sendMessage(typ Flags, op OpCode, p []byte) error {
 	// lockMessage and unlockMessage, spelled out for the path of every
 	// message (they do not inline).
 	c.wmu.Lock()
@@ -43,6 +89,62 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 		c.wmu.Unlock()
 	}
 	return err
+}
+
+// writeSmall writes a server's unmasked frame with at most 125 bytes of
+// payload, joined in the write buffer (any holds it) for one write. p does
+// not escape: a payload on the caller's stack stays there. Called with
+// wmu, the line free.
+func (c *Conn) writeSmall(op OpCode, p []byte) error {
+	buf, pb := c.writeBuffer()
+	buf[0], buf[1] = 0x80|byte(op), byte(len(p))
+	n := 2 + copy(buf[2:], p)
+	m, err := c.nc.Write(buf[:n])
+	if err != nil {
+		err = c.smallFailed(err, buf[:n], m)
+	}
+	if pb != nil {
+		putBuffer(&writePool, pb)
+	}
+	return err
+}
+
+// writeSmallDirect writes a small frame of Send as writeDirect does: the
+// header, then the payload from where it is. Called with wmu.
+func (c *Conn) writeSmallDirect(op OpCode, p []byte) error {
+	hdr := c.hdrOut[:2]
+	if hdr[0], hdr[1] = 0x80|byte(op), byte(len(p)); len(p) > MaxControlPayload {
+		hdr = c.hdrOut[:4]
+		hdr[1], hdr[2], hdr[3] = 126, 0, byte(len(p))
+	}
+	m, err := c.nc.Write(hdr)
+	if err == nil && len(p) > 0 {
+		var k int
+		k, err = c.nc.Write(p)
+		m += k
+	}
+	if err != nil {
+		return c.writeFailed(err, m, &Header{Fin: true, OpCode: op, Length: int64(len(p))}, hdr, p, nil)
+	}
+	return nil
+}
+
+// smallFailed is writeFailed for an unmasked frame of which written bytes
+// went out. Called with wmu.
+func (c *Conn) smallFailed(err error, frame []byte, written int) error {
+	if c.has(stateClosed) {
+		return ErrClosed
+	}
+	if !isTimeout(err) {
+		c.writeErr = err
+		return err
+	}
+	if written == 0 {
+		return err
+	}
+	c.pending = messagePool.Get()
+	c.pending.B = append(c.pending.B, frame[written:]...)
+	return errQueued
 }
 
 // lockMessage takes the line for one whole message: the frame lock, and
@@ -113,11 +215,18 @@ func (c *Conn) Ping(p []byte) error {
 		return errControlPayload
 	}
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if err := c.sendState(); err != nil {
-		return err
+	err := c.sendState()
+	if err == nil {
+		// Serve's heartbeat pings from its goroutine: a server's ping takes
+		// the shallow path when the line is free (see Serve).
+		if c.server && c.pending == nil && !c.pushMode {
+			err = c.writeSmall(OpPing, p)
+		} else {
+			err = c.writeControl(OpPing, p)
+		}
 	}
-	return c.writeControl(OpPing, p)
+	c.wmu.Unlock()
+	return err
 }
 
 // Flush writes out the bytes a send left queued when its deadline expired
@@ -315,6 +424,14 @@ func (c *Conn) writeBuffer() ([]byte, *pooledBuffer) {
 	}
 	b := getBuffer(&writePool, c.cfg.writeBufferSize())
 	return b.B, b
+}
+
+// writeRoom is the least size of the buffer writeBuffer returns.
+func (c *Conn) writeRoom() int {
+	if slab := c.writeSlab(); slab != nil {
+		return len(slab)
+	}
+	return c.cfg.writeBufferSize()
 }
 
 // maxMaskBuffer bounds the buffer a client borrows to mask a large frame.

@@ -15,10 +15,10 @@ package main
 // a call chain goes deeper than about 1.1 KiB (2 KiB less the runtime's
 // 928-byte guard), and the garbage collector shrinks it back only when the
 // goroutine uses less than a quarter of it counting an 800-byte guard:
-// never for a goroutine parked in a network read. Blocked in Serve the
-// goroutine uses about 1 KiB; the handshake, and the first echo (a
-// writev), take it past 1.1 KiB, so wsmem-goroutine holds 4 KiB of stack.
-// wsmem-handshake-apart shows 2 KiB in state=open and 4 KiB once echoed.
+// never for a goroutine parked in a network read. wsmem keeps the
+// handshake, Serve's wait, the echo's Send and the pong within the 2 KiB
+// (see RESULTS.md, section a); wsmem-handshake-apart shows the handshake's
+// share.
 
 import (
 	"net"
