@@ -301,30 +301,39 @@ func (c *Conn) landed(b []byte) (placed int, ok bool, err error) {
 }
 
 // readChunk bounds a read that goes straight into the caller's memory, so
-// that each piece is unmasked while it is still in the CPU's cache: one read
-// of a megabyte would be copied with stores that bypass the cache, and the
-// unmask would then stream it back from memory.
+// that each piece is unmasked right after it arrives, while it is still in
+// the CPU's cache, rather than after a whole large payload went through it
+// (and copies of a megabyte or more use stores that bypass the cache).
 const readChunk = 64 << 10
 
 // readData moves payload of the open message into dst until dst is full or
 // the message ends, crossing frame boundaries. Bytes already buffered are
-// unmasked while copied; when none are, the read goes straight into dst,
+// unmasked while copied. When none are, a short read goes into the read
+// buffer and takes what follows too; a long one goes straight into dst,
 // bounded by the frame so that no byte of the next frame is taken.
 func (c *Conn) readData(dst []byte) (n int, end bool, err error) {
-	if c.p.inFrame && c.p.h.Fin && c.p.left <= int64(min(c.rw-c.rr, len(dst))) {
-		// The usual case: the rest of the message's last frame is buffered
-		// and fits dst.
+	if c.p.inFrame && c.p.h.Fin && c.p.left <= int64(len(dst)) {
+		// The usual case: the rest of the message's last frame fits dst.
 		k := int(c.p.left)
-		err := c.p.payload(dst[:k], c.rbuf[c.rr:c.rr+k])
-		c.rr += k
-		if err == nil {
-			_, err = c.p.endFrame()
+		if k > c.rw-c.rr && c.rr < c.rw && k < c.maxReadBuffer() {
+			// Short and partly buffered: buffer all of it (the read takes
+			// what follows too), for one pass below.
+			if err := c.fill(k); err != nil {
+				return 0, false, err
+			}
 		}
-		if err != nil {
-			return k, false, c.fail(err)
+		if k <= c.rw-c.rr {
+			err := c.p.payload(dst[:k], c.rbuf[c.rr:c.rr+k])
+			c.rr += k
+			if err == nil {
+				_, err = c.p.endFrame()
+			}
+			if err != nil {
+				return k, false, c.fail(err)
+			}
+			c.p.endMessage()
+			return k, true, nil
 		}
-		c.p.endMessage()
-		return k, true, nil
 	}
 	for {
 		if n == len(dst) && len(dst) > 0 && !(c.p.inFrame && c.p.left == 0 && c.p.h.Fin) {
