@@ -20,12 +20,13 @@ const landMin = scratchSize
 
 // recvState returns the error that ends receiving, if any.
 func (c *Conn) recvState() error {
-	switch {
-	case c.readErr != nil:
+	if c.readErr != nil {
 		return c.readErr
-	case c.has(stateRecvClose):
-		return &c.closeErr
-	case c.has(stateClosed):
+	}
+	if s := c.state.Load(); s&(stateRecvClose|stateClosed) != 0 {
+		if s&stateRecvClose != 0 {
+			return &c.closeErr
+		}
 		return ErrClosed
 	}
 	return nil
@@ -484,6 +485,12 @@ func (c *Conn) startRecv(owner uint8) (resume bool, err error) {
 	return false, nil
 }
 
+// recvIdle reports whether a receive call may start without startRecv:
+// no view lent, no message open, receiving not over, not in push mode.
+func (c *Conn) recvIdle() bool {
+	return !c.viewHeld && c.p.msgOp == 0 && c.zbuf == nil && !c.pushMode && c.readErr == nil && c.state.Load()&(stateRecvClose|stateClosed) == 0
+}
+
 // finishMessage records the end of a message received by any call.
 func (c *Conn) finishMessage() {
 	c.owner = ownerNone
@@ -786,14 +793,21 @@ type MessageReader Conn
 // returns the error from Read, and the next Read resumes. It allocates
 // nothing.
 func (c *Conn) NextReader() (Flags, *MessageReader, error) {
+	if c.recvIdle() {
+		if n := c.p.beginData(c.rbuf[c.rr:c.rw], c.cfg); n > 0 {
+			// The usual case: between messages, and the next header (a
+			// data frame's) is buffered.
+			c.rr += n
+			c.owner = ownerReader
+			return opFlags(c.p.lastOp), (*MessageReader)(c), nil
+		}
+	}
 	resume, err := c.startRecv(ownerReader)
 	if err != nil {
 		return 0, nil, err
 	}
 	if !resume {
-		if n := c.p.beginData(c.rbuf[c.rr:c.rw], c.cfg); n > 0 {
-			c.rr += n // nextFrame's fast path, without the call
-		} else if _, err := c.nextFrame(nil); err != nil {
+		if _, err := c.nextFrame(nil); err != nil {
 			return 0, nil, err
 		}
 		c.owner = ownerReader
