@@ -1,7 +1,9 @@
 package wsmem
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"testing"
 )
 
@@ -115,5 +117,34 @@ func TestBeginDataTakesUsualFrames(t *testing.T) {
 	p = parser{}
 	if n := p.beginData(sframe(true, OpBinary, []byte("x")), &defaultConfig); n != 2 {
 		t.Fatalf("client side: n=%d", n)
+	}
+}
+
+// A final text frame that arrives in part is validated as far as it came:
+// invalid UTF-8 fails at once (1007) on every receive API, even when the
+// rest of the frame is short enough to be buffered whole first.
+func TestUTF8FailsFastInAShortFrame(t *testing.T) {
+	frame := cframe(true, OpText, []byte("ok\xc0 and the rest"))
+	in := frame[:6+4] // the header and "ok\xc0 "; the rest never arrives
+	apis := map[string]func(c *Conn) error{
+		"Recv": func(c *Conn) error { _, _, err := c.Recv(make([]byte, 100)); return err },
+		"reader": func(c *Conn) error {
+			_, r, err := c.NextReader()
+			if err != nil {
+				return err
+			}
+			_, err = r.Read(make([]byte, 100))
+			return err
+		},
+	}
+	for name, recv := range apis {
+		m := &memConn{in: bytes.Clone(in)}
+		err := recv(serverOn(t, m, 0, nil))
+		if !errors.Is(err, ErrInvalidUTF8) {
+			t.Fatalf("%s: %v, want ErrInvalidUTF8", name, err)
+		}
+		if code := closeFrameCode(t, m.out.Bytes(), false); code != StatusInvalidPayload {
+			t.Fatalf("%s: close code %d, want %d", name, code, StatusInvalidPayload)
+		}
 	}
 }

@@ -316,9 +316,11 @@ func (c *Conn) readData(dst []byte) (n int, end bool, err error) {
 	if c.p.inFrame && c.p.h.Fin && c.p.left <= int64(len(dst)) {
 		// The usual case: the rest of the message's last frame fits dst.
 		k := int(c.p.left)
-		if k > c.rw-c.rr && c.rr < c.rw && k < c.maxReadBuffer() {
+		if k > c.rw-c.rr && c.rr < c.rw && k < c.maxReadBuffer() && !c.p.text() {
 			// Short and partly buffered: buffer all of it (the read takes
-			// what follows too), for one pass below.
+			// what follows too), for one pass below. Not text, which is
+			// validated as it arrives, so that a violation is reported
+			// before a read that may never return.
 			if err := c.fill(k); err != nil {
 				return 0, false, err
 			}
