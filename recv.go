@@ -20,12 +20,13 @@ const landMin = scratchSize
 
 // recvState returns the error that ends receiving, if any.
 func (c *Conn) recvState() error {
-	switch {
-	case c.readErr != nil:
+	if c.readErr != nil {
 		return c.readErr
-	case c.has(stateRecvClose):
-		return &c.closeErr
-	case c.has(stateClosed):
+	}
+	if s := c.state.Load(); s&(stateRecvClose|stateClosed) != 0 {
+		if s&stateRecvClose != 0 {
+			return &c.closeErr
+		}
 		return ErrClosed
 	}
 	return nil
@@ -144,6 +145,27 @@ func (c *Conn) fill(need int) error {
 	return nil
 }
 
+// refill reads once into the read buffer, which holds nothing, for a
+// message that is being read: unlike fill it keeps a pooled buffer, since
+// more of the message is due, and it returns after one read. room is how
+// many bytes the read buffer must have space for (at most maxReadBuffer).
+func (c *Conn) refill(room int) error {
+	c.rr, c.rw = 0, 0
+	if len(c.rbuf) < room || (c.scratchIn && c.usingScratch()) {
+		c.makeRoom(room)
+	}
+	m, err := c.nc.Read(c.rbuf)
+	c.rw = m
+	c.nread += uint64(m)
+	if m == len(c.rbuf) && c.usingScratch() {
+		c.scratchIn = true
+	}
+	if err != nil && m == 0 {
+		return c.readError(err) // with m > 0, the next read reports err again
+	}
+	return nil
+}
+
 // makeRoom moves the buffered bytes to the front of a read buffer with room
 // for need bytes: the same buffer when it is large enough, else the
 // caller's slab or a pooled buffer. A busy stream leaves the scratch.
@@ -208,6 +230,10 @@ func (c *Conn) nextFrame(land []byte) (int, error) {
 			if placed, done, err := c.readInto(land); done {
 				return placed, err
 			}
+		}
+		if n := c.p.beginData(c.rbuf[c.rr:c.rw], c.cfg); n > 0 {
+			c.rr += n // the usual data frame, whole header buffered
+			return 0, nil
 		}
 		if err := c.fill(2); err != nil {
 			return 0, err
@@ -312,9 +338,11 @@ func (c *Conn) landed(b []byte) (placed int, ok bool, err error) {
 	if len(b) < 2 || len(b) < headerSize(b[1]) || OpCode(b[0]&0x0F).IsControl() || b[0]&0x40 != 0 {
 		return 0, false, nil
 	}
-	n, err := c.p.begin(b, c.cfg)
-	if err != nil {
-		return 0, false, c.fail(err)
+	n := c.p.beginData(b, c.cfg)
+	if n == 0 {
+		if n, err = c.p.begin(b, c.cfg); err != nil {
+			return 0, false, c.fail(err)
+		}
 	}
 	k := int(min(c.p.left, int64(len(b)-n)))
 	if err := c.p.payload(b[:k], b[n:n+k]); err != nil {
@@ -324,11 +352,43 @@ func (c *Conn) landed(b []byte) (placed int, ok bool, err error) {
 	return k, true, nil
 }
 
+// readChunk bounds a read that goes straight into the caller's memory, so
+// that each piece is unmasked right after it arrives, while it is still in
+// the CPU's cache, rather than after a whole large payload went through it
+// (and copies of a megabyte or more use stores that bypass the cache).
+const readChunk = 64 << 10
+
 // readData moves payload of the open message into dst until dst is full or
 // the message ends, crossing frame boundaries. Bytes already buffered are
-// unmasked while copied; when none are, the read goes straight into dst,
+// unmasked while copied. When none are, a short read goes into the read
+// buffer and takes what follows too; a long one goes straight into dst,
 // bounded by the frame so that no byte of the next frame is taken.
 func (c *Conn) readData(dst []byte) (n int, end bool, err error) {
+	if c.p.inFrame && c.p.h.Fin && c.p.left <= int64(len(dst)) {
+		// The usual case: the rest of the message's last frame fits dst.
+		k := int(c.p.left)
+		if k > c.rw-c.rr && c.rr < c.rw && k < c.maxReadBuffer() && !c.p.text() {
+			// Short and partly buffered: buffer all of it (the read takes
+			// what follows too), for one pass below. Not text, which is
+			// validated as it arrives, so that a violation is reported
+			// before a read that may never return.
+			if err := c.fill(k); err != nil {
+				return 0, false, err
+			}
+		}
+		if k <= c.rw-c.rr {
+			err := c.p.payload(dst[:k], c.rbuf[c.rr:c.rr+k])
+			c.rr += k
+			if err == nil {
+				_, err = c.p.endFrame()
+			}
+			if err != nil {
+				return k, false, c.fail(err)
+			}
+			c.p.endMessage()
+			return k, true, nil
+		}
+	}
 	for {
 		if n == len(dst) && len(dst) > 0 && !(c.p.inFrame && c.p.left == 0 && c.p.h.Fin) {
 			return n, false, nil // full: the caller decides whether to wait for more
@@ -347,8 +407,17 @@ func (c *Conn) readData(dst []byte) (n int, end bool, err error) {
 				}
 				continue
 			}
+			want := min(c.p.left, int64(len(dst)-n))
+			if want < int64(c.maxReadBuffer()) {
+				// A short read: through the read buffer, which takes what
+				// follows too (a busy stream's next frames) in the same read.
+				if err := c.refill(int(want)); err != nil {
+					return n, false, err
+				}
+				continue
+			}
 			c.release()
-			k := int(min(c.p.left, int64(len(dst)-n)))
+			k := int(min(want, readChunk))
 			c.scratchIn = false // this read goes elsewhere: the scratch says nothing of the stream
 			m, rerr := c.nc.Read(dst[n : n+k])
 			c.nread += uint64(m)
@@ -469,12 +538,20 @@ func (c *Conn) startRecv(owner uint8) (resume bool, err error) {
 	return false, nil
 }
 
+// recvIdle reports whether a receive call may start without startRecv:
+// no view lent, no message open, receiving not over, not in push mode.
+func (c *Conn) recvIdle() bool {
+	return !c.viewHeld && c.p.msgOp == 0 && c.zbuf == nil && !c.pushMode && c.readErr == nil && c.state.Load()&(stateRecvClose|stateClosed) == 0
+}
+
 // finishMessage records the end of a message received by any call.
 func (c *Conn) finishMessage() {
 	c.owner = ownerNone
 	c.truncated = false
 	c.msgSeq++
-	c.release()
+	if c.rr == c.rw {
+		c.release()
+	}
 }
 
 func opFlags(op OpCode) Flags {
@@ -777,6 +854,15 @@ type MessageReader Conn
 // returns the error from Read, and the next Read resumes. It allocates
 // nothing.
 func (c *Conn) NextReader() (Flags, *MessageReader, error) {
+	if c.recvIdle() {
+		if n := c.p.beginData(c.rbuf[c.rr:c.rw], c.cfg); n > 0 {
+			// The usual case: between messages, and the next header (a
+			// data frame's) is buffered.
+			c.rr += n
+			c.owner = ownerReader
+			return opFlags(c.p.lastOp), (*MessageReader)(c), nil
+		}
+	}
 	resume, err := c.startRecv(ownerReader)
 	if err != nil {
 		return 0, nil, err
