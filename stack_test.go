@@ -60,6 +60,14 @@ func TestServeStackStaysSmall(t *testing.T) {
 	}
 	for _, mode := range []string{"serve", "attach+serve"} {
 		t.Run(mode, func(t *testing.T) {
+			if mode == "attach+serve" && !acceptHasAsm() {
+				// Without the SHA-NI accept kernel (purego builds, other
+				// CPUs and architectures) the accept value comes from
+				// crypto/sha1, whose frames take the handshake past
+				// 2 KiB: there a goroutine that does its own handshake
+				// keeps 4 KiB of stack.
+				t.Skip("the handshake stays within 2 KiB only with the SHA-NI accept kernel")
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestServeStackStaysSmall$", "-test.v", "-test.count=1")
