@@ -3,6 +3,7 @@ package wsmem
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -34,20 +35,20 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 	// keeps the deepest stack it ever needed (see Serve). The header and
 	// payload are joined in the write buffer and go out with one write; on
 	// connections that do not care how they are written to, two writes and
-	// no copy. Anything else goes to sendMessage.
-	if !c.server || c.compress || len(p) >= vectoredMin {
+	// no copy, whatever the size. Anything else goes to sendMessage.
+	if !c.server || c.compress || (len(p) >= vectoredMin && c.wmode != writeDirect) {
 		return c.sendMessage(typ, op, p)
 	}
 	c.wmu.Lock()
 	if c.wOpen || c.pending != nil || c.pushMode || c.writeErr != nil || c.has(stateClosed|stateSentClose) ||
-		(len(p) > MaxControlPayload && c.writeRoom() < 4+len(p)) {
+		(len(p) > MaxControlPayload && c.wmode != writeDirect && c.writeRoom() < 4+len(p)) {
 		c.wmu.Unlock()
 		return c.sendMessage(typ, op, p)
 	}
 	// writeSmall, spelled out: a call less on the deepest path.
 	var err error
 	if c.wmode == writeDirect {
-		err = c.writeSmallDirect(op, p)
+		err = c.writeFrameDirect(op, p)
 	} else {
 		buf, pb := c.writeBuffer() // any holds a control frame; writeRoom said for more
 		n := 2
@@ -109,13 +110,23 @@ func (c *Conn) writeSmall(op OpCode, p []byte) error {
 	return err
 }
 
-// writeSmallDirect writes a small frame of Send as writeDirect does: the
-// header, then the payload from where it is. Called with wmu.
-func (c *Conn) writeSmallDirect(op OpCode, p []byte) error {
+// writeFrameDirect writes a server's unmasked final frame of Send as
+// writeDirect does: the header, then the payload from where it is, with no
+// copy and no Header built unless the write fails. Called with wmu.
+func (c *Conn) writeFrameDirect(op OpCode, p []byte) error {
 	hdr := c.hdrOut[:2]
-	if hdr[0], hdr[1] = 0x80|byte(op), byte(len(p)); len(p) > MaxControlPayload {
+	hdr[0] = 0x80 | byte(op)
+	switch n := len(p); {
+	case n <= MaxControlPayload:
+		hdr[1] = byte(n)
+	case n <= math.MaxUint16:
 		hdr = c.hdrOut[:4]
-		hdr[1], hdr[2], hdr[3] = 126, 0, byte(len(p))
+		hdr[1] = 126
+		binary.BigEndian.PutUint16(hdr[2:], uint16(n))
+	default:
+		hdr = c.hdrOut[:10]
+		hdr[1] = 127
+		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
 	}
 	m, err := c.nc.Write(hdr)
 	if err == nil && len(p) > 0 {

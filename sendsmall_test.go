@@ -8,11 +8,12 @@ import (
 )
 
 // TestServerSendSmallSizes checks a server's messages around the sizes
-// where Send changes paths (125/126: the header grows; 256: vectored), on
-// every kind of connection and write buffer: the frame on the wire is the
+// where Send changes paths (125/126 and 65535/65536: the header grows;
+// 256: vectored, except in memory, where every size is written directly),
+// on every kind of connection and write buffer: the frame on the wire is the
 // header and the payload, untouched.
 func TestServerSendSmallSizes(t *testing.T) {
-	sizes := []int{0, 1, 125, 126, 200, 255, 256, 300}
+	sizes := []int{0, 1, 125, 126, 200, 255, 256, 300, 65535, 65536, 70000}
 	for _, size := range sizes {
 		p := bytes.Repeat([]byte{'x'}, size)
 		for i := range p {
@@ -55,7 +56,7 @@ func TestServerSendSmallSizes(t *testing.T) {
 			if err := srv.Send(Binary, p); err != nil {
 				t.Fatal(err)
 			}
-			buf := make([]byte, 512)
+			buf := make([]byte, size+MaxHeaderSize)
 			n, typ, err := cli.Recv(buf)
 			if err != nil || typ != Binary || !bytes.Equal(buf[:n], p) {
 				t.Fatalf("%d bytes, %s, over TCP: got %d bytes %v %v", size, setup.name, n, typ, err)
