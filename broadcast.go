@@ -59,8 +59,7 @@ func (c *Conn) SendPrepared(m *PreparedMessage) error {
 		var n int
 		n, err = c.nc.Write(frame)
 		if err != nil {
-			h := Header{} // the frame is written as it is: no masking
-			err = c.writeFailed(err, n, &h, frame, nil, nil)
+			err = c.frameFailed(err, frame, n)
 		}
 	}
 	c.unlockMessage(both)

@@ -326,7 +326,7 @@ func (c *Conn) controlFrame() error {
 // pongFailed handles the failed write of controlFrame's pong, which starts
 // 2 bytes before start in the read buffer. Called with wmu.
 func (c *Conn) pongFailed(err error, written, start int) {
-	_ = c.smallFailed(err, c.rbuf[start-2:c.rr], written)
+	_ = c.frameFailed(err, c.rbuf[start-2:c.rr], written)
 }
 
 // landed takes a read that landed in the caller's memory b. When b starts

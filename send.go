@@ -62,7 +62,7 @@ func (c *Conn) Send(typ Flags, p []byte) error {
 		var m int
 		m, err = c.nc.Write(buf[:n])
 		if err != nil {
-			err = c.smallFailed(err, buf[:n], m)
+			err = c.frameFailed(err, buf[:n], m)
 		}
 		if pb != nil {
 			putBuffer(&writePool, pb)
@@ -102,7 +102,7 @@ func (c *Conn) writeSmall(op OpCode, p []byte) error {
 	n := 2 + copy(buf[2:], p)
 	m, err := c.nc.Write(buf[:n])
 	if err != nil {
-		err = c.smallFailed(err, buf[:n], m)
+		err = c.frameFailed(err, buf[:n], m)
 	}
 	if pb != nil {
 		putBuffer(&writePool, pb)
@@ -140,22 +140,35 @@ func (c *Conn) writeFrameDirect(op OpCode, p []byte) error {
 	return nil
 }
 
-// smallFailed is writeFailed for an unmasked frame of which written bytes
-// went out. Called with wmu.
-func (c *Conn) smallFailed(err error, frame []byte, written int) error {
-	if c.has(stateClosed) {
-		return ErrClosed
-	}
-	if !isTimeout(err) {
-		c.writeErr = err
-		return err
-	}
-	if written == 0 {
-		return err
+// frameFailed is writeFailed for a frame written as it is (nothing left
+// to mask) of which written bytes went out: its rest is queued. Called
+// with wmu.
+func (c *Conn) frameFailed(err error, frame []byte, written int) error {
+	if keep, ret := c.keepsRest(err, written); !keep {
+		return ret
 	}
 	c.pending = messagePool.Get()
 	c.pending.B = append(c.pending.B, frame[written:]...)
 	return errQueued
+}
+
+// keepsRest decides what a failed write of a frame becomes once written
+// bytes of it went out: on a closed connection ErrClosed; on an error other
+// than a deadline the end of the send side; on a deadline before the first
+// byte nothing sent and nothing kept. Otherwise (a deadline inside the
+// frame) it reports true: the caller queues the rest. Called with wmu.
+func (c *Conn) keepsRest(err error, written int) (bool, error) {
+	if c.has(stateClosed) {
+		return false, ErrClosed
+	}
+	if !isTimeout(err) {
+		c.writeErr = err
+		return false, err
+	}
+	if written == 0 {
+		return false, err
+	}
+	return true, nil
 }
 
 // lockMessage takes the line for one whole message: the frame lock, and
@@ -539,15 +552,8 @@ func (c *Conn) writeBuffered(h *Header, p []byte, more [][]byte) error {
 // queues the rest of the frame (masked as it would have been) to go out
 // first on the next write. Any other error ends the send side.
 func (c *Conn) writeFailed(err error, written int, h *Header, hdr, p []byte, more [][]byte) error {
-	if c.has(stateClosed) {
-		return ErrClosed
-	}
-	if !isTimeout(err) {
-		c.writeErr = err
-		return err
-	}
-	if written == 0 {
-		return err
+	if keep, ret := c.keepsRest(err, written); !keep {
+		return ret
 	}
 	b := messagePool.Get()
 	if written < len(hdr) {

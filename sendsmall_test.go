@@ -75,15 +75,15 @@ func (timeoutErr) Is(target error) bool {
 	return target == os.ErrDeadlineExceeded
 }
 
-// TestSmallFailed checks what a frame written in one piece (Send's small
+// TestFrameFailed checks what a frame written in one piece (Send's small
 // path, a server's pong) leaves when its write fails: queued rest after a
 // deadline inside it, nothing after one before it, a dead send side after
 // another error.
-func TestSmallFailed(t *testing.T) {
+func TestFrameFailed(t *testing.T) {
 	frame := sframe(true, OpText, []byte("hello"))
 	c := serverOn(t, &memConn{}, 0, nil)
 	c.wmu.Lock()
-	err := c.smallFailed(timeoutErr{}, frame, 3)
+	err := c.frameFailed(timeoutErr{}, frame, 3)
 	if !errors.Is(err, ErrQueued) || c.pending == nil || !bytes.Equal(c.pending.B, frame[3:]) {
 		t.Fatalf("deadline inside the frame: %v, queued %v", err, c.pending)
 	}
@@ -91,11 +91,11 @@ func TestSmallFailed(t *testing.T) {
 
 	c = serverOn(t, &memConn{}, 0, nil)
 	c.wmu.Lock()
-	if err := c.smallFailed(timeoutErr{}, frame, 0); !isTimeout(err) || errors.Is(err, ErrQueued) || c.pending != nil {
+	if err := c.frameFailed(timeoutErr{}, frame, 0); !isTimeout(err) || errors.Is(err, ErrQueued) || c.pending != nil {
 		t.Fatalf("deadline before the frame: %v, queued %v", err, c.pending)
 	}
 	broken := errors.New("broken pipe")
-	if err := c.smallFailed(broken, frame, 2); err != broken || c.writeErr != broken || c.pending != nil {
+	if err := c.frameFailed(broken, frame, 2); err != broken || c.writeErr != broken || c.pending != nil {
 		t.Fatalf("other error: %v, writeErr %v", err, c.writeErr)
 	}
 	c.wmu.Unlock()
