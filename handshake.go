@@ -8,7 +8,7 @@ package wsmem
 // head into its own buffer, finds its end with headEnd, parses it, and writes
 // the answer into its write buffer.
 //
-// Policy of the request parser (parseRequest), beyond what RFC 6455 and
+// Policy of the request parser (scanRequest), beyond what RFC 6455 and
 // RFC 7230 require outright:
 //
 //   - Lines must end in CRLF. A bare LF, a bare CR or any other control
@@ -194,8 +194,8 @@ func endsHead(b []byte, k int) bool {
 // It is capped so that appending to it cannot write into shared memory.
 var rootTarget = []byte("/")[:1:1]
 
-// requestHead is what parseRequest learns from an upgrade request. Every slice
-// aliases the head passed to parseRequest (except target, which may be the
+// requestHead is what scanRequest learns from an upgrade request. Every slice
+// aliases the head passed to scanRequest (except target, which may be the
 // shared read-only "/" for an absolute URI without a path) and is valid only
 // while that memory is unchanged. It lives on the stack of the goroutine that
 // runs the handshake, which should stay at its first 2 KiB: the protocol and
@@ -233,16 +233,6 @@ func (r *requestHead) extensionLine(k int) []byte {
 	return r.head[r.extensions[k].from:r.extensions[k].to]
 }
 
-// protocolLines returns the Sec-WebSocket-Protocol values of the request. It
-// allocates the slice it returns.
-func (r *requestHead) protocolLines() [][]byte {
-	var lines [][]byte
-	for k := range int(r.nProtocols) {
-		lines = append(lines, r.protocolLine(k))
-	}
-	return lines
-}
-
 // extensionLines appends the Sec-WebSocket-Extensions values of the request
 // to dst: it allocates nothing when dst has room for maxHeaderLines.
 func (r *requestHead) extensionLines(dst [][]byte) [][]byte {
@@ -252,32 +242,21 @@ func (r *requestHead) extensionLines(dst [][]byte) [][]byte {
 	return dst
 }
 
-// parseRequest reads the opening handshake of a client, head, which should be
-// b[:headEnd(b)]; bytes after the first blank line are not examined. It fills
-// req with views into head and returns 0 when the request is an acceptable
-// WebSocket upgrade, or else the HTTP status to answer with
-// (appendRejectResponse writes it). maxTarget > 0 bounds the length of the
-// request-target as sent (414 beyond it). The rules and the order in which
-// faults are reported are in the comment at the top of this file. After a
-// non-zero status the contents of req are unspecified. parseRequest allocates
-// nothing.
-func parseRequest(head []byte, req *requestHead, maxTarget int) int {
-	end, status := scanRequest(head, req, maxTarget)
-	if end < 0 && status == 0 {
-		return 400 // no blank line
-	}
-	return status
-}
-
-// scanRequest is parseRequest on b, which holds the start of a head that may
-// go on past it: it also finds the head's end, in the same pass. end is the
-// head's length when b holds all of it, and status is then parseRequest's
-// answer for b[:end]. end is -1 when b does not hold the whole head; status
-// is then 0, or already that answer when a line b holds whole is faulty. The
-// lines are read in one pass: each one's end is found eight bytes at a time
-// by looking for control characters (see ctlIndex), which also checks that
-// the field values hold none but HTAB; the names the handshake reads are
-// recognised a word at a time.
+// scanRequest reads the opening handshake of a client from b, which holds
+// the start of a head that may go on past it, and finds the head's end in
+// the same pass. It fills req with views into b. end is the head's length
+// when b holds all of it (bytes after the first blank line are not
+// examined); status is then 0 when the request is an acceptable WebSocket
+// upgrade, or else the HTTP status to answer with (appendRejectResponse
+// writes it). maxTarget > 0 bounds the length of the request-target as sent
+// (414 beyond it). The rules and the order in which faults are reported are
+// in the comment at the top of this file. end is -1 when b does not hold the
+// whole head; status is then 0, or already the answer when a line b holds
+// whole is faulty. Each line's end is found eight bytes at a time by
+// looking for control characters (see ctlIndex), which also checks that the
+// field values hold none but HTAB; the names the handshake reads are
+// recognised a word at a time. After a non-zero status the contents of req
+// are unspecified. It allocates nothing.
 func scanRequest(b []byte, req *requestHead, maxTarget int) (end, status int) {
 	*req = requestHead{head: b}
 

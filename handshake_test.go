@@ -1377,3 +1377,33 @@ func FuzzResponseKey(f *testing.F) {
 		}
 	})
 }
+
+// The two below serve the tests: the library scans requests with
+// scanRequest, and keeps their protocol lines as spans of the head.
+
+// protocolLines returns the Sec-WebSocket-Protocol values of the request. It
+// allocates the slice it returns.
+func (r *requestHead) protocolLines() [][]byte {
+	var lines [][]byte
+	for k := range int(r.nProtocols) {
+		lines = append(lines, r.protocolLine(k))
+	}
+	return lines
+}
+
+// parseRequest reads the opening handshake of a client, head, which should be
+// b[:headEnd(b)]; bytes after the first blank line are not examined. It fills
+// req with views into head and returns 0 when the request is an acceptable
+// WebSocket upgrade, or else the HTTP status to answer with
+// (appendRejectResponse writes it). maxTarget > 0 bounds the length of the
+// request-target as sent (414 beyond it). The rules and the order in which
+// faults are reported are in the comment at the top of this file. After a
+// non-zero status the contents of req are unspecified. parseRequest allocates
+// nothing.
+func parseRequest(head []byte, req *requestHead, maxTarget int) int {
+	end, status := scanRequest(head, req, maxTarget)
+	if end < 0 && status == 0 {
+		return 400 // no blank line
+	}
+	return status
+}
