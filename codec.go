@@ -181,18 +181,24 @@ func AppendHeader(dst []byte, h Header) []byte {
 	if h.Masked {
 		b1 = 0x80
 	}
-	switch {
-	case h.Length > 0xFFFF:
-		dst = append(dst, b0, b1|127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(h.Length))
-	case h.Length > 125:
-		dst = append(dst, b0, b1|126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(h.Length))
-	default:
-		dst = append(dst, b0, b1|byte(h.Length))
-	}
+	dst = appendFrameStart(dst, b0, b1, uint64(h.Length))
 	if h.Masked {
 		dst = append(dst, h.Mask[:]...)
 	}
 	return dst
+}
+
+// appendFrameStart appends a frame header's first byte b0, then its second
+// (b1, the MASK bit or 0, with the length code) and the payload length n in
+// its shortest encoding: the header without the masking key.
+func appendFrameStart(dst []byte, b0, b1 byte, n uint64) []byte {
+	switch {
+	case n > 0xFFFF:
+		dst = append(dst, b0, b1|127)
+		return binary.BigEndian.AppendUint64(dst, n)
+	case n > 125:
+		dst = append(dst, b0, b1|126)
+		return binary.BigEndian.AppendUint16(dst, uint16(n))
+	}
+	return append(dst, b0, b1|byte(n))
 }

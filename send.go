@@ -3,7 +3,6 @@ package wsmem
 import (
 	"encoding/binary"
 	"errors"
-	"math"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -112,32 +111,9 @@ func (c *Conn) writeSmall(op OpCode, p []byte) error {
 
 // writeFrameDirect writes a server's unmasked final frame of Send as
 // writeDirect does: the header, then the payload from where it is, with no
-// copy and no Header built unless the write fails. Called with wmu.
+// copy and no Header. Called with wmu.
 func (c *Conn) writeFrameDirect(op OpCode, p []byte) error {
-	hdr := c.hdrOut[:2]
-	hdr[0] = 0x80 | byte(op)
-	switch n := len(p); {
-	case n <= MaxControlPayload:
-		hdr[1] = byte(n)
-	case n <= math.MaxUint16:
-		hdr = c.hdrOut[:4]
-		hdr[1] = 126
-		binary.BigEndian.PutUint16(hdr[2:], uint16(n))
-	default:
-		hdr = c.hdrOut[:10]
-		hdr[1] = 127
-		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
-	}
-	m, err := c.nc.Write(hdr)
-	if err == nil && len(p) > 0 {
-		var k int
-		k, err = c.nc.Write(p)
-		m += k
-	}
-	if err != nil {
-		return c.writeFailed(err, m, &Header{Fin: true, OpCode: op, Length: int64(len(p))}, hdr, p, nil)
-	}
-	return nil
+	return c.writeSplit(appendFrameStart(c.hdrOut[:0], 0x80|byte(op), 0, uint64(len(p))), p)
 }
 
 // frameFailed is writeFailed for a frame written as it is (nothing left
@@ -377,7 +353,12 @@ func (c *Conn) writeControl(op OpCode, p []byte) error {
 // writes, no copy, for connections that do not care how they are written
 // to.
 func (c *Conn) writeDirect(h *Header, p []byte) error {
-	hdr := AppendHeader(c.hdrOut[:0], *h)
+	return c.writeSplit(AppendHeader(c.hdrOut[:0], *h), p)
+}
+
+// writeSplit writes an unmasked frame's header hdr, then its payload p
+// from where it is. Called with wmu.
+func (c *Conn) writeSplit(hdr, p []byte) error {
 	m, err := c.nc.Write(hdr)
 	if err == nil && len(p) > 0 {
 		var k int
@@ -385,7 +366,7 @@ func (c *Conn) writeDirect(h *Header, p []byte) error {
 		m += k
 	}
 	if err != nil {
-		return c.writeFailed(err, m, h, hdr, p, nil)
+		return c.writeFailed(err, m, &Header{}, hdr, p, nil) // unmasked: nothing to mask in the rest
 	}
 	return nil
 }
