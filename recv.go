@@ -126,16 +126,7 @@ func (c *Conn) fill(need int) error {
 		c.release() // waiting for new bytes: hold no pooled buffer
 	}
 	for c.rw-c.rr < need {
-		if len(c.rbuf)-c.rr < need || (c.scratchIn && c.usingScratch()) {
-			c.makeRoom(need)
-		}
-		m, err := c.nc.Read(c.rbuf[c.rw:])
-		c.rw += m
-		c.nread += uint64(m)
-		if c.rw == len(c.rbuf) && c.usingScratch() {
-			c.scratchIn = true
-		}
-		if err != nil {
+		if err := c.readOnce(need); err != nil {
 			if c.rw-c.rr >= need {
 				return nil // the next read reports err again
 			}
@@ -151,19 +142,26 @@ func (c *Conn) fill(need int) error {
 // many bytes the read buffer must have space for (at most maxReadBuffer).
 func (c *Conn) refill(room int) error {
 	c.rr, c.rw = 0, 0
-	if len(c.rbuf) < room || (c.scratchIn && c.usingScratch()) {
-		c.makeRoom(room)
-	}
-	m, err := c.nc.Read(c.rbuf)
-	c.rw = m
-	c.nread += uint64(m)
-	if m == len(c.rbuf) && c.usingScratch() {
-		c.scratchIn = true
-	}
-	if err != nil && m == 0 {
-		return c.readError(err) // with m > 0, the next read reports err again
+	if err := c.readOnce(room); err != nil && c.rw == 0 {
+		return c.readError(err) // with bytes read, the next read reports err again
 	}
 	return nil
+}
+
+// readOnce reads once after the buffered bytes, first making room for need
+// bytes from rr on when the buffer lacks it (or leaving the scratch for a
+// busy stream), and returns the read's error.
+func (c *Conn) readOnce(need int) error {
+	if len(c.rbuf)-c.rr < need || (c.scratchIn && c.usingScratch()) {
+		c.makeRoom(need)
+	}
+	m, err := c.nc.Read(c.rbuf[c.rw:])
+	c.rw += m
+	c.nread += uint64(m)
+	if c.rw == len(c.rbuf) && c.usingScratch() {
+		c.scratchIn = true
+	}
+	return err
 }
 
 // makeRoom moves the buffered bytes to the front of a read buffer with room
