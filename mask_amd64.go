@@ -12,81 +12,80 @@ import (
 // head of that file says why they are assembly and what should replace them
 // (simd/archsimd, once it is stable).
 //
-// Each kernel writes n bytes of src XOR key into dst, n at least its vector
-// width W. key is the masking key as a little-endian word rotated to the
-// phase of src[0], alignedKey the key at the first 4-byte-aligned address
-// of dst, endKey the key at the phase after the last byte. The kernel masks
-// the first and the last W bytes up front with unaligned vectors (the last
-// one starts a multiple of 4 before the end, so endKey fits it), then the
-// bytes between from head = -dst mod W on, so that those stores are W-byte
-// aligned, and stores the first and last vectors last. So it never XORs a
-// byte twice, and it is safe for dst == src and for dst starting before
-// src: every byte is loaded before the store that could clobber it.
+// Each kernel writes src XOR key into dst, which is as long as src. key is the masking
+// key as a little-endian word (key[0] in the low byte), pos the key phase
+// of src[0] (only pos&3 counts); the kernels rotate the key themselves. Every byte is loaded before the store that could clobber it,
+// walking forwards, so dst == src and dst starting below src are safe.
 
-// maskVec jumps to the widest kernel that level (implSSE2..implAVX512)
-// allows and whose minimum length n reaches: 16 bytes for SSE2, 32 for
-// AVX2; on the AVX-512 level, maskShortAVX512 up to 128 bytes and
-// maskAVX512 above. n must be at least 16. It exists so that Go reaches a
-// kernel with a single call whatever the level.
+// maskAsm jumps to the kernels of the level maskLevel (which it reads
+// itself, keeping Mask small enough to inline): the short kernel below two
+// vectors (32, 64 or 128 bytes), the long one from there. It returns the
+// phase after the last byte, (pos+n)&3. It is the one function Go calls, so
+// that Mask reaches a kernel in a single call.
 //
-// Cost: four compares and a jump, then the kernel.
+// Cost: at most four compares and two jumps, then the kernel.
 //
 //go:noescape
-func maskVec(dst, src *byte, n int, key, alignedKey, endKey uint32, level int)
+func maskAsm(dst, src []byte, key uint32, pos int) (next int)
 
-// maskSSE2 masks n >= 16 bytes with 16-byte SSE2 vectors, 64 bytes per
-// iteration.
+// maskSSE2, maskAVX2 and maskAVX512 mask len(src) bytes, at least two of their
+// 16-, 32- or 64-byte vectors, four vectors per loop iteration: the first
+// and the last vector unaligned, loaded up front and stored last, the
+// middle with stores aligned to the vector width.
 //
-// Cost: one load, XOR and store per 16 bytes, plus two vectors for the
-// unaligned ends.
+// Cost: one load-XOR and store per vector, plus about 30 instructions of
+// set-up.
 //
 //go:noescape
-func maskSSE2(dst, src *byte, n int, key, alignedKey, endKey uint32)
+func maskSSE2(dst, src []byte, key uint32, pos int)
 
-// maskAVX2 masks n >= 32 bytes with 32-byte AVX2 vectors, 128 bytes per
-// iteration.
-//
-// Cost: one load-XOR and store per 32 bytes, plus two vectors for the
-// unaligned ends.
+// maskAVX2: see maskSSE2.
 //
 //go:noescape
-func maskAVX2(dst, src *byte, n int, key, alignedKey, endKey uint32)
+func maskAVX2(dst, src []byte, key uint32, pos int)
 
-// maskAVX512 masks n >= 64 bytes with 64-byte AVX-512F vectors, 256 bytes
-// per iteration.
-//
-// Cost: one load-XOR and store per 64 bytes, plus two vectors for the
-// unaligned ends.
+// maskAVX512: see maskSSE2.
 //
 //go:noescape
-func maskAVX512(dst, src *byte, n int, key, alignedKey, endKey uint32)
+func maskAVX512(dst, src []byte, key uint32, pos int)
 
-// maskShortAVX512 masks 1 <= n <= 128 bytes with AVX-512BW byte-masked
-// 64-byte vectors: one for up to 64 bytes, two above. key is the key at the
-// phase of src[0]; every vector starts a multiple of 64 bytes in, so it is
-// the only key needed. Both vectors are loaded before either is stored, so
-// the same aliasing as the other kernels is safe.
+// maskShortSSE2, maskShortAVX2 and maskShortAVX512 mask fewer than two of
+// their vectors (fewer than 32, 64 or 128 bytes) in pieces that never overlap, one per
+// binary digit of n: a whole vector, then halves down to 16 bytes, then 8,
+// 4, 2 and 1 bytes through a general register. Long kernels overlap their
+// end vectors; here, re-masking a buffer (or masking bytes just written)
+// loads each piece from a store of the same width and address, which the
+// CPU forwards, where a load spanning two earlier stores has to wait.
 //
-// Cost: about a dozen instructions, no loop and no scalar tail.
+// Cost: about 5 instructions per piece, at most 7 pieces, no loop.
 //
 //go:noescape
-func maskShortAVX512(dst, src *byte, n int, key uint32)
+func maskShortSSE2(dst, src []byte, key uint32, pos int)
 
-// Implementation levels; each one uses its own kernel and, for lengths too
-// short for its vectors, the narrower ones.
+// maskShortAVX2: see maskShortSSE2.
+//
+//go:noescape
+func maskShortAVX2(dst, src []byte, key uint32, pos int)
+
+// maskShortAVX512: see maskShortSSE2.
+//
+//go:noescape
+func maskShortAVX512(dst, src []byte, key uint32, pos int)
+
+// Implementation levels; each one uses its own kernels. SSE2 is part of
+// the amd64 baseline; the portable Go code (maskGeneric) is not a level
+// here, only the reference the tests hold the kernels to.
 const (
-	implGeneric = iota
-	implSSE2
+	implSSE2 = iota + 1
 	implAVX2
 	implAVX512
 )
 
 // implNames maps the levels to the names maskImpls and setMaskImpl use.
 var implNames = [...]string{
-	implGeneric: "generic",
-	implSSE2:    "sse2",
-	implAVX2:    "avx2",
-	implAVX512:  "avx512",
+	implSSE2:   "sse2",
+	implAVX2:   "avx2",
+	implAVX512: "avx512",
 }
 
 // maskBest is the widest level this CPU supports; it is chosen once, at
@@ -103,7 +102,7 @@ var maskLevel = maskBest
 // Cost: reads flags golang.org/x/sys/cpu filled in at start-up.
 func detectMaskImpl() int {
 	switch {
-	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2:
+	case cpu.X86.HasAVX512F:
 		return implAVX512
 	case cpu.X86.HasAVX2:
 		return implAVX2
@@ -118,7 +117,7 @@ func detectMaskImpl() int {
 //
 // Cost: none; no allocation.
 func maskImpls() []string {
-	return implNames[: maskBest+1 : maskBest+1]
+	return implNames[implSSE2 : maskBest+1 : maskBest+1]
 }
 
 // setMaskImpl makes Mask and maskCopy use the named implementation (one of
@@ -131,8 +130,8 @@ func setMaskImpl(name string) bool {
 		maskLevel = maskBest
 		return true
 	}
-	for lvl, s := range implNames[:maskBest+1] {
-		if s == name {
+	for lvl := implSSE2; lvl <= maskBest; lvl++ {
+		if implNames[lvl] == name {
 			maskLevel = lvl
 			return true
 		}
@@ -140,13 +139,27 @@ func setMaskImpl(name string) bool {
 	return false
 }
 
-// maskSIMD masks len(src) > 32 bytes into dst (same length) with the
-// kernels of the current level. k is the key at the phase of src[0],
-// alignedKey at the first 4-byte-aligned address of dst and endKey at the
-// phase after the last byte; the caller computes them so that this
-// function stays small enough to inline.
+// maskInPlace masks b in place with key from phase pos&3, with the kernels
+// of maskLevel, and returns the phase after the last byte.
 //
-// Cost: inlined into maskBytes; one assembly call, then the kernel.
-func maskSIMD(dst, src []byte, k, alignedKey, endKey uint32) {
-	maskVec(unsafe.SliceData(dst), unsafe.SliceData(src), len(src), k, alignedKey, endKey, maskLevel)
+// Cost: one assembly call, then the kernel; inlined into Mask.
+func maskInPlace(b []byte, key [4]byte, pos int) int {
+	return maskAsm(b, b, keyWord(&key), pos)
+}
+
+// maskAny masks len(src) bytes of src into dst[:len(src)] with key from
+// phase pos&3, with the kernels of maskLevel, and returns the phase after
+// the last byte. It panics if dst is shorter than src.
+//
+// Cost: one assembly call, then the kernel; inlined into maskCopy.
+func maskAny(dst, src []byte, key [4]byte, pos int) int {
+	return maskAsm(dst[:len(src)], src, keyWord(&key), pos)
+}
+
+// keyWord returns the key as a little-endian word, key[0] in the low byte
+// (amd64 is little-endian, so that is the key's own memory).
+//
+// Cost: one load; inlined.
+func keyWord(key *[4]byte) uint32 {
+	return *(*uint32)(unsafe.Pointer(key))
 }

@@ -12,16 +12,18 @@
 // broadcast, a load-XOR-store loop and two overlapping end vectors, which
 // that API expresses directly; this file and _asm/ can then be deleted.
 //
-// maskShortAVX512 (up to 128 bytes on the AVX-512 level) takes only dst,
-// src, n and key: byte-masked vectors (AVX-512BW) cover exactly n bytes.
+// Go calls one function, maskAsm, which jumps to a kernel by level and
+// length. Every kernel takes the key as Go holds it (key[0] in the low
+// byte) and the phase pos of src[0], and rotates it in a register: a
+// variable-count rotate of the key doubled to 64 bits.
 //
-// Contract shared by the other kernels (maskBytes and maskSIMD uphold it):
-//   - n >= the vector width W, dst and src hold n bytes each;
-//   - key is the 4-byte key already rotated to the phase of src[0],
-//     alignedKey to the first 4-byte-aligned address of dst, endKey to the
-//     phase after the last byte; all as little-endian words;
+// Short kernels (n < 2W) mask n in pieces that never overlap, one per
+// binary digit of n, which keeps store-to-load forwarding working when one
+// buffer is masked again and again.
+//
+// Long kernels (n >= 2W):
 //   - the middle is masked from src[head] on, head = -dst mod W, so the
-//     stores are W-byte aligned; its phase is that of alignedKey;
+//     stores are W-byte aligned;
 //   - the first and the last W bytes are loaded before anything is stored
 //     and stored last, so the vectors that overlap them never XOR a byte
 //     twice nor read a byte already overwritten;
@@ -32,273 +34,502 @@
 
 #include "textflag.h"
 
-// func maskVec(dst *byte, src *byte, n int, key uint32, alignedKey uint32, endKey uint32, level int)
-TEXT ·maskVec(SB), NOSPLIT|NOFRAME, $0-48
-	// Jumps to the widest kernel whose level (1: SSE2, 2: AVX2, 3: AVX-512)
-	// is <= level and whose minimum length is <= n; n >= 16. On the AVX-512
-	// level that is maskShortAVX512 up to its maximum, which reads only the
-	// first four arguments.
-	MOVQ n+16(FP), AX
-	MOVQ level+40(FP), CX
+// func maskAsm(dst []byte, src []byte, key uint32, pos int) (next int)
+TEXT ·maskAsm(SB), NOSPLIT|NOFRAME, $0-72
+	// Jumps to the kernels of the widest level (1: SSE2, 2: AVX2, 3: AVX-512)
+	// that is <= level: the short one below two vectors, else the long one.
+	MOVQ src_len+32(FP), AX
+	MOVQ pos+56(FP), CX
+	ADDQ AX, CX
+	ANDQ $0x03, CX
+	MOVQ CX, next+64(FP)
+	MOVQ ·maskLevel+0(SB), CX
 	CMPQ CX, $0x00000003
-	JB   maskVec_noAVX512
-
-	// The AVX-512 level: the short kernel up to its maximum, else the long one.
+	JB   maskAsm_noAVX512
 	CMPQ AX, $0x00000080
-	JA   maskAVX512_jmp
-	JMP  ·maskShortAVX512+0(SB)
+	JB   maskShortAVX512_jmp
+	JMP  ·maskAVX512+0(SB)
 
-maskVec_noAVX512:
+maskAsm_noAVX512:
 	CMPQ CX, $0x00000002
-	JB   maskVec_noAVX2
+	JB   maskAsm_noAVX2
+	CMPQ AX, $0x00000040
+	JB   maskShortAVX2_jmp
+	JMP  ·maskAVX2+0(SB)
+
+maskAsm_noAVX2:
 	CMPQ AX, $0x00000020
-	JAE  maskAVX2_jmp
+	JB   maskShortSSE2_jmp
+	JMP  ·maskSSE2+0(SB)
 
-maskVec_noAVX2:
-	JMP ·maskSSE2+0(SB)
+maskShortSSE2_jmp:
+	JMP ·maskShortSSE2+0(SB)
 
-maskAVX512_jmp:
-	JMP ·maskAVX512+0(SB)
+maskShortAVX2_jmp:
+	JMP ·maskShortAVX2+0(SB)
 
-maskAVX2_jmp:
-	JMP ·maskAVX2+0(SB)
+maskShortAVX512_jmp:
+	JMP ·maskShortAVX512+0(SB)
 
-// func maskSSE2(dst *byte, src *byte, n int, key uint32, alignedKey uint32, endKey uint32)
-// Requires: SSE, SSE2
-TEXT ·maskSSE2(SB), NOSPLIT|NOFRAME, $0-36
-	// Masks n >= 16 bytes: 16-byte vectors, 64 bytes per loop iteration (SSE2, the amd64 baseline).
-	MOVQ dst+0(FP), AX
-	MOVQ src+8(FP), CX
-	MOVQ n+16(FP), DX
+// func maskSSE2(dst []byte, src []byte, key uint32, pos int)
+// Requires: SSE2
+TEXT ·maskSSE2(SB), NOSPLIT|NOFRAME, $0-64
+	// Masks n >= 32 bytes: 16-byte vectors, 64 bytes per loop iteration (SSE2, the amd64 baseline).
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), DX
+	MOVQ src_len+32(FP), BX
+	MOVL key+48(FP), SI
+	MOVQ SI, CX
+	SHLQ $0x20, CX
+	ORQ  CX, SI
+
+	// The key at the phases of src[0], of the aligned middle and of the last vector.
+	MOVQ       pos+56(FP), CX
+	SHLQ       $0x03, CX
+	MOVQ       SI, DI
+	RORQ       CL, DI
+	MOVQ       DI, X0
+	PUNPCKLQDQ X0, X0
+	MOVQ       pos+56(FP), CX
+	SUBQ       AX, CX
+	SHLQ       $0x03, CX
+	MOVQ       SI, DI
+	RORQ       CL, DI
+	MOVQ       DI, X1
+	PUNPCKLQDQ X1, X1
+	MOVQ       pos+56(FP), CX
+	ADDQ       BX, CX
+	SHLQ       $0x03, CX
+	RORQ       CL, SI
+	MOVQ       SI, X2
+	PUNPCKLQDQ X2, X2
 
 	// Mask the first and last vectors while src is untouched; store them last.
-	MOVSS  key+24(FP), X1
-	PSHUFL $0x00, X1, X1
-	MOVOU  (CX), X0
-	PXOR   X1, X0
-	MOVSS  endKey+32(FP), X2
-	PSHUFL $0x00, X2, X2
-	MOVOU  -16(CX)(DX*1), X1
-	PXOR   X2, X1
-	MOVQ   AX, BX
-	LEAQ   -16(AX)(DX*1), SI
+	MOVOU (DX), X3
+	PXOR  X0, X3
+	MOVOU -16(DX)(BX*1), X0
+	PXOR  X2, X0
+	MOVQ  AX, CX
+	LEAQ  -16(AX)(BX*1), SI
 
 	// Skip head = -dst & 15 bytes (inside the first vector) to align the stores.
-	MOVQ   AX, DI
-	NEGQ   DI
-	ANDQ   $0x0f, DI
-	ADDQ   DI, CX
-	ADDQ   DI, AX
-	SUBQ   DI, DX
-	MOVSS  alignedKey+28(FP), X2
-	PSHUFL $0x00, X2, X2
+	MOVQ AX, DI
+	NEGQ DI
+	ANDQ $0x0f, DI
+	ADDQ DI, DX
+	ADDQ DI, AX
+	SUBQ DI, BX
 
 	// Main loop: 4 vectors per iteration while at least 64 bytes remain.
-	SUBQ $0x00000040, DX
+	SUBQ $0x00000040, BX
 	JB   maskSSE2_rest
 
 maskSSE2_loop:
-	MOVOU (CX), X3
-	PXOR  X2, X3
-	MOVOU 16(CX), X4
-	PXOR  X2, X4
-	MOVOU 32(CX), X5
-	PXOR  X2, X5
-	MOVOU 48(CX), X6
-	PXOR  X2, X6
-	MOVOU X3, (AX)
+	MOVOU (DX), X2
+	PXOR  X1, X2
+	MOVOU 16(DX), X4
+	PXOR  X1, X4
+	MOVOU 32(DX), X5
+	PXOR  X1, X5
+	MOVOU 48(DX), X6
+	PXOR  X1, X6
+	MOVOU X2, (AX)
 	MOVOU X4, 16(AX)
 	MOVOU X5, 32(AX)
 	MOVOU X6, 48(AX)
-	ADDQ  $0x00000040, CX
+	ADDQ  $0x00000040, DX
 	ADDQ  $0x00000040, AX
-	SUBQ  $0x00000040, DX
+	SUBQ  $0x00000040, BX
 	JAE   maskSSE2_loop
 
 maskSSE2_rest:
 	// Fewer than 64 bytes remain: whole vectors until the last vector covers the rest.
-	ADDQ  $0x00000040, DX
-	CMPQ  DX, $0x00000010
+	ADDQ  $0x00000040, BX
+	CMPQ  BX, $0x00000010
 	JLE   maskSSE2_ends
-	MOVOU (CX), X3
-	PXOR  X2, X3
-	MOVOU X3, (AX)
-	CMPQ  DX, $0x00000020
+	MOVOU (DX), X2
+	PXOR  X1, X2
+	MOVOU X2, (AX)
+	CMPQ  BX, $0x00000020
 	JLE   maskSSE2_ends
-	MOVOU 16(CX), X3
-	PXOR  X2, X3
-	MOVOU X3, 16(AX)
-	CMPQ  DX, $0x00000030
+	MOVOU 16(DX), X2
+	PXOR  X1, X2
+	MOVOU X2, 16(AX)
+	CMPQ  BX, $0x00000030
 	JLE   maskSSE2_ends
-	MOVOU 32(CX), X3
-	PXOR  X2, X3
-	MOVOU X3, 32(AX)
+	MOVOU 32(DX), X2
+	PXOR  X1, X2
+	MOVOU X2, 32(AX)
 
 maskSSE2_ends:
-	MOVOU X0, (BX)
-	MOVOU X1, (SI)
+	MOVOU X3, (CX)
+	MOVOU X0, (SI)
 	RET
 
-// func maskAVX2(dst *byte, src *byte, n int, key uint32, alignedKey uint32, endKey uint32)
-// Requires: AVX, AVX2
-TEXT ·maskAVX2(SB), NOSPLIT|NOFRAME, $0-36
-	// Masks n >= 32 bytes: 32-byte vectors, 128 bytes per loop iteration (AVX2).
-	MOVQ dst+0(FP), AX
-	MOVQ src+8(FP), CX
-	MOVQ n+16(FP), DX
+// func maskAVX2(dst []byte, src []byte, key uint32, pos int)
+// Requires: AVX, AVX2, SSE2
+TEXT ·maskAVX2(SB), NOSPLIT|NOFRAME, $0-64
+	// Masks n >= 64 bytes: 32-byte vectors, 128 bytes per loop iteration (AVX2).
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), DX
+	MOVQ src_len+32(FP), BX
+	MOVL key+48(FP), SI
+	MOVQ SI, CX
+	SHLQ $0x20, CX
+	ORQ  CX, SI
+
+	// The key at the phases of src[0], of the aligned middle and of the last vector.
+	MOVQ         pos+56(FP), CX
+	SHLQ         $0x03, CX
+	MOVQ         SI, DI
+	RORQ         CL, DI
+	MOVQ         DI, X0
+	VPBROADCASTQ X0, Y0
+	MOVQ         pos+56(FP), CX
+	SUBQ         AX, CX
+	SHLQ         $0x03, CX
+	MOVQ         SI, DI
+	RORQ         CL, DI
+	MOVQ         DI, X1
+	VPBROADCASTQ X1, Y1
+	MOVQ         pos+56(FP), CX
+	ADDQ         BX, CX
+	SHLQ         $0x03, CX
+	RORQ         CL, SI
+	MOVQ         SI, X2
+	VPBROADCASTQ X2, Y2
 
 	// Mask the first and last vectors while src is untouched; store them last.
-	VBROADCASTSS key+24(FP), Y0
-	VPXOR        (CX), Y0, Y0
-	VBROADCASTSS endKey+32(FP), Y1
-	VPXOR        -32(CX)(DX*1), Y1, Y1
-	MOVQ         AX, BX
-	LEAQ         -32(AX)(DX*1), SI
+	VPXOR (DX), Y0, Y0
+	VPXOR -32(DX)(BX*1), Y2, Y2
+	MOVQ  AX, CX
+	LEAQ  -32(AX)(BX*1), SI
 
 	// Skip head = -dst & 31 bytes (inside the first vector) to align the stores.
-	MOVQ         AX, DI
-	NEGQ         DI
-	ANDQ         $0x1f, DI
-	ADDQ         DI, CX
-	ADDQ         DI, AX
-	SUBQ         DI, DX
-	VBROADCASTSS alignedKey+28(FP), Y2
+	MOVQ AX, DI
+	NEGQ DI
+	ANDQ $0x1f, DI
+	ADDQ DI, DX
+	ADDQ DI, AX
+	SUBQ DI, BX
 
 	// Main loop: 4 vectors per iteration while at least 128 bytes remain.
-	SUBQ $0x00000080, DX
+	SUBQ $0x00000080, BX
 	JB   maskAVX2_rest
 
 maskAVX2_loop:
-	VPXOR   (CX), Y2, Y3
-	VPXOR   32(CX), Y2, Y4
-	VPXOR   64(CX), Y2, Y5
-	VPXOR   96(CX), Y2, Y6
+	VPXOR   (DX), Y1, Y3
+	VPXOR   32(DX), Y1, Y4
+	VPXOR   64(DX), Y1, Y5
+	VPXOR   96(DX), Y1, Y6
 	VMOVDQU Y3, (AX)
 	VMOVDQU Y4, 32(AX)
 	VMOVDQU Y5, 64(AX)
 	VMOVDQU Y6, 96(AX)
-	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
 	ADDQ    $0x00000080, AX
-	SUBQ    $0x00000080, DX
+	SUBQ    $0x00000080, BX
 	JAE     maskAVX2_loop
 
 maskAVX2_rest:
 	// Fewer than 128 bytes remain: whole vectors until the last vector covers the rest.
-	ADDQ    $0x00000080, DX
-	CMPQ    DX, $0x00000020
+	ADDQ    $0x00000080, BX
+	CMPQ    BX, $0x00000020
 	JLE     maskAVX2_ends
-	VPXOR   (CX), Y2, Y3
+	VPXOR   (DX), Y1, Y3
 	VMOVDQU Y3, (AX)
-	CMPQ    DX, $0x00000040
+	CMPQ    BX, $0x00000040
 	JLE     maskAVX2_ends
-	VPXOR   32(CX), Y2, Y3
+	VPXOR   32(DX), Y1, Y3
 	VMOVDQU Y3, 32(AX)
-	CMPQ    DX, $0x00000060
+	CMPQ    BX, $0x00000060
 	JLE     maskAVX2_ends
-	VPXOR   64(CX), Y2, Y2
-	VMOVDQU Y2, 64(AX)
+	VPXOR   64(DX), Y1, Y1
+	VMOVDQU Y1, 64(AX)
 
 maskAVX2_ends:
-	VMOVDQU Y0, (BX)
-	VMOVDQU Y1, (SI)
+	VMOVDQU Y0, (CX)
+	VMOVDQU Y2, (SI)
 	VZEROUPPER
 	RET
 
-// func maskAVX512(dst *byte, src *byte, n int, key uint32, alignedKey uint32, endKey uint32)
+// func maskAVX512(dst []byte, src []byte, key uint32, pos int)
 // Requires: AVX, AVX512F
-TEXT ·maskAVX512(SB), NOSPLIT|NOFRAME, $0-36
-	// Masks n >= 64 bytes: 64-byte vectors, 256 bytes per loop iteration (AVX-512F).
-	MOVQ dst+0(FP), AX
-	MOVQ src+8(FP), CX
-	MOVQ n+16(FP), DX
+TEXT ·maskAVX512(SB), NOSPLIT|NOFRAME, $0-64
+	// Masks n >= 128 bytes: 64-byte vectors, 256 bytes per loop iteration (AVX-512F).
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), DX
+	MOVQ src_len+32(FP), BX
+	MOVL key+48(FP), SI
+	MOVQ SI, CX
+	SHLQ $0x20, CX
+	ORQ  CX, SI
+
+	// The key at the phases of src[0], of the aligned middle and of the last vector.
+	MOVQ         pos+56(FP), CX
+	SHLQ         $0x03, CX
+	MOVQ         SI, DI
+	RORQ         CL, DI
+	VPBROADCASTQ DI, Z0
+	MOVQ         pos+56(FP), CX
+	SUBQ         AX, CX
+	SHLQ         $0x03, CX
+	MOVQ         SI, DI
+	RORQ         CL, DI
+	VPBROADCASTQ DI, Z1
+	MOVQ         pos+56(FP), CX
+	ADDQ         BX, CX
+	SHLQ         $0x03, CX
+	RORQ         CL, SI
+	VPBROADCASTQ SI, Z2
 
 	// Mask the first and last vectors while src is untouched; store them last.
-	VBROADCASTSS key+24(FP), Z0
-	VPXORD       (CX), Z0, Z0
-	VBROADCASTSS endKey+32(FP), Z1
-	VPXORD       -64(CX)(DX*1), Z1, Z1
-	MOVQ         AX, BX
-	LEAQ         -64(AX)(DX*1), SI
+	VPXORD (DX), Z0, Z0
+	VPXORD -64(DX)(BX*1), Z2, Z2
+	MOVQ   AX, CX
+	LEAQ   -64(AX)(BX*1), SI
 
 	// Skip head = -dst & 63 bytes (inside the first vector) to align the stores.
-	MOVQ         AX, DI
-	NEGQ         DI
-	ANDQ         $0x3f, DI
-	ADDQ         DI, CX
-	ADDQ         DI, AX
-	SUBQ         DI, DX
-	VBROADCASTSS alignedKey+28(FP), Z2
+	MOVQ AX, DI
+	NEGQ DI
+	ANDQ $0x3f, DI
+	ADDQ DI, DX
+	ADDQ DI, AX
+	SUBQ DI, BX
 
 	// Main loop: 4 vectors per iteration while at least 256 bytes remain.
-	SUBQ $0x00000100, DX
+	SUBQ $0x00000100, BX
 	JB   maskAVX512_rest
 
 maskAVX512_loop:
-	VPXORD    (CX), Z2, Z3
-	VPXORD    64(CX), Z2, Z4
-	VPXORD    128(CX), Z2, Z5
-	VPXORD    192(CX), Z2, Z6
+	VPXORD    (DX), Z1, Z3
+	VPXORD    64(DX), Z1, Z4
+	VPXORD    128(DX), Z1, Z5
+	VPXORD    192(DX), Z1, Z6
 	VMOVDQU64 Z3, (AX)
 	VMOVDQU64 Z4, 64(AX)
 	VMOVDQU64 Z5, 128(AX)
 	VMOVDQU64 Z6, 192(AX)
-	ADDQ      $0x00000100, CX
+	ADDQ      $0x00000100, DX
 	ADDQ      $0x00000100, AX
-	SUBQ      $0x00000100, DX
+	SUBQ      $0x00000100, BX
 	JAE       maskAVX512_loop
 
 maskAVX512_rest:
 	// Fewer than 256 bytes remain: whole vectors until the last vector covers the rest.
-	ADDQ      $0x00000100, DX
-	CMPQ      DX, $0x00000040
+	ADDQ      $0x00000100, BX
+	CMPQ      BX, $0x00000040
 	JLE       maskAVX512_ends
-	VPXORD    (CX), Z2, Z3
+	VPXORD    (DX), Z1, Z3
 	VMOVDQU64 Z3, (AX)
-	CMPQ      DX, $0x00000080
+	CMPQ      BX, $0x00000080
 	JLE       maskAVX512_ends
-	VPXORD    64(CX), Z2, Z3
+	VPXORD    64(DX), Z1, Z3
 	VMOVDQU64 Z3, 64(AX)
-	CMPQ      DX, $0x000000c0
+	CMPQ      BX, $0x000000c0
 	JLE       maskAVX512_ends
-	VPXORD    128(CX), Z2, Z2
-	VMOVDQU64 Z2, 128(AX)
+	VPXORD    128(DX), Z1, Z1
+	VMOVDQU64 Z1, 128(AX)
 
 maskAVX512_ends:
-	VMOVDQU64 Z0, (BX)
-	VMOVDQU64 Z1, (SI)
+	VMOVDQU64 Z0, (CX)
+	VMOVDQU64 Z2, (SI)
 	VZEROUPPER
 	RET
 
-// func maskShortAVX512(dst *byte, src *byte, n int, key uint32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·maskShortAVX512(SB), NOSPLIT|NOFRAME, $0-28
-	// Masks 1 <= n <= 128 bytes with byte-masked 64-byte vectors (AVX-512BW).
-	MOVQ         dst+0(FP), AX
-	MOVQ         src+8(FP), CX
-	MOVQ         n+16(FP), DX
-	VBROADCASTSS key+24(FP), Z0
-	MOVQ         $-1, BX
-	CMPQ         DX, $0x40
-	JA           maskShortAVX512_two
+// func maskShortSSE2(dst []byte, src []byte, key uint32, pos int)
+// Requires: SSE2
+TEXT ·maskShortSSE2(SB), NOSPLIT|NOFRAME, $0-64
+	// Masks 0 <= n < 32 bytes in non-overlapping pieces: the binary digits of n.
+	MOVQ       dst_base+0(FP), AX
+	MOVQ       src_base+24(FP), DX
+	MOVQ       src_len+32(FP), BX
+	MOVL       key+48(FP), SI
+	MOVQ       SI, CX
+	SHLQ       $0x20, CX
+	ORQ        CX, SI
+	MOVQ       pos+56(FP), CX
+	SHLQ       $0x03, CX
+	RORQ       CL, SI
+	MOVQ       SI, X0
+	PUNPCKLQDQ X0, X0
+	XORL       CX, CX
+	TESTQ      $0x00000010, BX
+	JZ         maskShortSSE2_no16
+	MOVOU      (DX)(CX*1), X1
+	PXOR       X0, X1
+	MOVOU      X1, (AX)(CX*1)
+	ADDQ       $0x10, CX
 
-	// n <= 64: bits 0..n-1 of K1 select the bytes (BZHI keeps all 64 when n = 64).
-	BZHIQ      DX, BX, DX
-	KMOVQ      DX, K1
-	VMOVDQU8.Z (CX), K1, Z1
-	VPXORD     Z0, Z1, Z1
-	VMOVDQU8   Z1, K1, (AX)
+maskShortSSE2_no16:
+	TESTQ $0x00000008, BX
+	JZ    maskShortSSE2_no8
+	MOVQ  (DX)(CX*1), DI
+	XORQ  SI, DI
+	MOVQ  DI, (AX)(CX*1)
+	ADDQ  $0x08, CX
+
+maskShortSSE2_no8:
+	TESTQ $0x00000004, BX
+	JZ    maskShortSSE2_no4
+	MOVL  (DX)(CX*1), DI
+	XORL  SI, DI
+	MOVL  DI, (AX)(CX*1)
+	ADDQ  $0x04, CX
+
+maskShortSSE2_no4:
+	TESTQ $0x00000002, BX
+	JZ    maskShortSSE2_no2
+	MOVW  (DX)(CX*1), DI
+	XORW  SI, DI
+	MOVW  DI, (AX)(CX*1)
+	SHRQ  $0x10, SI
+	ADDQ  $0x02, CX
+
+maskShortSSE2_no2:
+	TESTQ $0x00000001, BX
+	JZ    maskShortSSE2_no1
+	MOVB  (DX)(CX*1), DL
+	XORB  SI, DL
+	MOVB  DL, (AX)(CX*1)
+
+maskShortSSE2_no1:
+	RET
+
+// func maskShortAVX2(dst []byte, src []byte, key uint32, pos int)
+// Requires: AVX, AVX2, SSE2
+TEXT ·maskShortAVX2(SB), NOSPLIT|NOFRAME, $0-64
+	// Masks 0 <= n < 64 bytes in non-overlapping pieces: the binary digits of n.
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), DX
+	MOVQ         src_len+32(FP), BX
+	MOVL         key+48(FP), SI
+	MOVQ         SI, CX
+	SHLQ         $0x20, CX
+	ORQ          CX, SI
+	MOVQ         pos+56(FP), CX
+	SHLQ         $0x03, CX
+	RORQ         CL, SI
+	MOVQ         SI, X0
+	VPBROADCASTQ X0, Y0
+	XORL         CX, CX
+	TESTQ        $0x00000020, BX
+	JZ           maskShortAVX2_no32
+	VPXOR        (DX)(CX*1), Y0, Y1
+	VMOVDQU      Y1, (AX)(CX*1)
+	ADDQ         $0x20, CX
+
+maskShortAVX2_no32:
+	TESTQ   $0x00000010, BX
+	JZ      maskShortAVX2_no16
+	VPXOR   (DX)(CX*1), X0, X0
+	VMOVDQU X0, (AX)(CX*1)
+	ADDQ    $0x10, CX
+
+maskShortAVX2_no16:
+	TESTQ $0x00000008, BX
+	JZ    maskShortAVX2_no8
+	MOVQ  (DX)(CX*1), DI
+	XORQ  SI, DI
+	MOVQ  DI, (AX)(CX*1)
+	ADDQ  $0x08, CX
+
+maskShortAVX2_no8:
+	TESTQ $0x00000004, BX
+	JZ    maskShortAVX2_no4
+	MOVL  (DX)(CX*1), DI
+	XORL  SI, DI
+	MOVL  DI, (AX)(CX*1)
+	ADDQ  $0x04, CX
+
+maskShortAVX2_no4:
+	TESTQ $0x00000002, BX
+	JZ    maskShortAVX2_no2
+	MOVW  (DX)(CX*1), DI
+	XORW  SI, DI
+	MOVW  DI, (AX)(CX*1)
+	SHRQ  $0x10, SI
+	ADDQ  $0x02, CX
+
+maskShortAVX2_no2:
+	TESTQ $0x00000001, BX
+	JZ    maskShortAVX2_no1
+	MOVB  (DX)(CX*1), DL
+	XORB  SI, DL
+	MOVB  DL, (AX)(CX*1)
+
+maskShortAVX2_no1:
 	VZEROUPPER
 	RET
 
-maskShortAVX512_two:
-	// 64 < n <= 128: a whole vector, then n-64 bytes; both loaded before either is stored.
-	SUBQ       $0x40, DX
-	BZHIQ      DX, BX, DX
-	KMOVQ      DX, K1
-	VPXORD     (CX), Z0, Z1
-	VMOVDQU8.Z 64(CX), K1, Z2
-	VPXORD     Z0, Z2, Z2
-	VMOVDQU64  Z1, (AX)
-	VMOVDQU8   Z2, K1, 64(AX)
+// func maskShortAVX512(dst []byte, src []byte, key uint32, pos int)
+// Requires: AVX, AVX2, AVX512F
+TEXT ·maskShortAVX512(SB), NOSPLIT|NOFRAME, $0-64
+	// Masks 0 <= n < 128 bytes in non-overlapping pieces: the binary digits of n.
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), DX
+	MOVQ         src_len+32(FP), BX
+	MOVL         key+48(FP), SI
+	MOVQ         SI, CX
+	SHLQ         $0x20, CX
+	ORQ          CX, SI
+	MOVQ         pos+56(FP), CX
+	SHLQ         $0x03, CX
+	RORQ         CL, SI
+	VPBROADCASTQ SI, Z0
+	XORL         CX, CX
+	TESTQ        $0x00000040, BX
+	JZ           maskShortAVX512_no64
+	VPXORD       (DX)(CX*1), Z0, Z1
+	VMOVDQU64    Z1, (AX)(CX*1)
+	ADDQ         $0x40, CX
+
+maskShortAVX512_no64:
+	TESTQ   $0x00000020, BX
+	JZ      maskShortAVX512_no32
+	VPXOR   (DX)(CX*1), Y0, Y1
+	VMOVDQU Y1, (AX)(CX*1)
+	ADDQ    $0x20, CX
+
+maskShortAVX512_no32:
+	TESTQ   $0x00000010, BX
+	JZ      maskShortAVX512_no16
+	VPXOR   (DX)(CX*1), X0, X0
+	VMOVDQU X0, (AX)(CX*1)
+	ADDQ    $0x10, CX
+
+maskShortAVX512_no16:
+	TESTQ $0x00000008, BX
+	JZ    maskShortAVX512_no8
+	MOVQ  (DX)(CX*1), DI
+	XORQ  SI, DI
+	MOVQ  DI, (AX)(CX*1)
+	ADDQ  $0x08, CX
+
+maskShortAVX512_no8:
+	TESTQ $0x00000004, BX
+	JZ    maskShortAVX512_no4
+	MOVL  (DX)(CX*1), DI
+	XORL  SI, DI
+	MOVL  DI, (AX)(CX*1)
+	ADDQ  $0x04, CX
+
+maskShortAVX512_no4:
+	TESTQ $0x00000002, BX
+	JZ    maskShortAVX512_no2
+	MOVW  (DX)(CX*1), DI
+	XORW  SI, DI
+	MOVW  DI, (AX)(CX*1)
+	SHRQ  $0x10, SI
+	ADDQ  $0x02, CX
+
+maskShortAVX512_no2:
+	TESTQ $0x00000001, BX
+	JZ    maskShortAVX512_no1
+	MOVB  (DX)(CX*1), DL
+	XORB  SI, DL
+	MOVB  DL, (AX)(CX*1)
+
+maskShortAVX512_no1:
 	VZEROUPPER
 	RET

@@ -4,16 +4,14 @@ package wsmem
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"math/rand/v2"
 	"testing"
-	"unsafe"
 )
 
-// TestMaskKernelsDirect calls each assembly kernel the CPU supports
-// directly, for every length from its vector width up (the dispatcher sends
-// AVX-512 only 128 bytes and more, but the kernel promises 64), every
+// TestMaskKernelsDirect calls each long assembly kernel the CPU supports
+// directly, for every length from two vectors up, every
 // destination alignment and all three aliasing modes, against naiveMask.
 //
 // Cost: about 0.5 s (0.1 s with -short).
@@ -22,7 +20,7 @@ func TestMaskKernelsDirect(t *testing.T) {
 		name  string
 		level int
 		width int
-		fn    func(dst, src *byte, n int, key, alignedKey, endKey uint32)
+		fn    func(dst, src []byte, key uint32, pos int)
 	}
 	kernels := []kernel{
 		{"sse2", implSSE2, 16, maskSSE2},
@@ -46,7 +44,7 @@ func TestMaskKernelsDirect(t *testing.T) {
 			orig := make([]byte, len(buf))
 			fillRandom(r, orig)
 			want := make([]byte, maxLen)
-			for n := kr.width; n <= maxLen; n++ {
+			for n := 2 * kr.width; n <= maxLen; n++ {
 				for align := 0; align < 64; align++ {
 					pos := (n * 7) & 3
 					for _, mode := range []string{"same", "disjoint", "down"} {
@@ -66,10 +64,7 @@ func TestMaskKernelsDirect(t *testing.T) {
 							dlo, dbuf = obase+align, other
 							clear(other)
 						}
-						d := unsafe.Pointer(&dbuf[dlo])
-						k := maskKey(key, pos)
-						kr.fn((*byte)(d), &buf[slo], n, k,
-							maskKey(key, pos-int(uintptr(d)&3)), bits.RotateLeft32(k, -8*n))
+						kr.fn(dbuf[dlo:dlo+n], buf[slo:slo+n], binary.LittleEndian.Uint32(key[:]), pos)
 						what := fmt.Sprintf("len %d align %d %s (shift %d)", n, align, mode, shift)
 						if !bytes.Equal(dbuf[dlo:dlo+n], want[:n]) {
 							t.Fatalf("%s: wrong result", what)
@@ -92,18 +87,34 @@ func TestMaskKernelsDirect(t *testing.T) {
 	}
 }
 
-// TestMaskShortAVX512Direct calls maskShortAVX512 directly for every length
-// 1..128 it takes (the dispatcher only sends it 16 and more), every
-// destination alignment, every phase and all three aliasing modes, against
-// naiveMask, checking that no byte outside dst changes: its masked stores
-// must write exactly n bytes.
+// TestMaskShortKernelsDirect calls each short assembly kernel the CPU
+// supports directly, for every length it takes (0 to two vectors less
+// one), every destination alignment, every phase and all three aliasing
+// modes, against naiveMask, checking that no byte outside dst changes.
 //
-// Cost: about 0.1 s.
-func TestMaskShortAVX512Direct(t *testing.T) {
-	if maskBest < implAVX512 {
-		t.Skip("AVX-512BW not supported by this CPU")
+// Cost: about 0.2 s.
+func TestMaskShortKernelsDirect(t *testing.T) {
+	kernels := []struct {
+		name   string
+		level  int
+		maxLen int
+		fn     func(dst, src []byte, key uint32, pos int)
+	}{
+		{"sse2", implSSE2, 31, maskShortSSE2},
+		{"avx2", implAVX2, 63, maskShortAVX2},
+		{"avx512", implAVX512, 127, maskShortAVX512},
 	}
-	const maxLen = 128
+	for _, kr := range kernels {
+		if kr.level > maskBest {
+			t.Logf("%s: not supported by this CPU, skipped", kr.name)
+			continue
+		}
+		t.Run(kr.name, func(t *testing.T) { testShortKernel(t, kr.maxLen, kr.fn) })
+	}
+}
+
+// testShortKernel is TestMaskShortKernelsDirect for one kernel.
+func testShortKernel(t *testing.T, maxLen int, fn func(dst, src []byte, key uint32, pos int)) {
 	r := rand.New(rand.NewPCG(15, 16))
 	key := randomKey(r)
 	buf, base := alignedBuf(maxLen + 14)
@@ -113,7 +124,7 @@ func TestMaskShortAVX512Direct(t *testing.T) {
 	otherOrig := make([]byte, len(other))
 	fillRandom(r, otherOrig)
 	want := make([]byte, maxLen)
-	for n := 1; n <= maxLen; n++ {
+	for n := 0; n <= maxLen; n++ {
 		for align := 0; align < 64; align++ {
 			for pos := 0; pos < 4; pos++ {
 				for _, mode := range []string{"same", "disjoint", "down"} {
@@ -130,7 +141,7 @@ func TestMaskShortAVX512Direct(t *testing.T) {
 					if mode == "disjoint" {
 						dlo, dbuf, dorig = obase+align, other, otherOrig
 					}
-					maskShortAVX512(&dbuf[dlo], &buf[slo], n, maskKey(key, pos))
+					fn(dbuf[dlo:dlo+n], buf[slo:slo+n], binary.LittleEndian.Uint32(key[:]), pos)
 					what := fmt.Sprintf("len %d align %d pos %d %s (shift %d)", n, align, pos, mode, shift)
 					if !bytes.Equal(dbuf[dlo:dlo+n], want[:n]) {
 						t.Fatalf("%s: wrong result", what)

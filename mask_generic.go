@@ -3,12 +3,11 @@ package wsmem
 import (
 	"encoding/binary"
 	"math/bits"
-	"unsafe"
 )
 
 // This file is the portable masking code: the whole implementation where
-// there is no assembly (other GOARCHes, -tags purego), the short-payload path
-// everywhere, and the reference the SIMD kernels are tested against.
+// there is no assembly (other GOARCHes, -tags purego), and the reference
+// the assembly kernels are tested against.
 //
 // Every routine here is safe when dst and src are the same slice, disjoint,
 // or overlap with dst starting before src: it walks forwards, loads each word
@@ -37,67 +36,47 @@ func maskGeneric(b []byte, key [4]byte, pos int) int {
 //
 // Cost: no allocation; 8 bytes per step, 32 per loop iteration.
 func maskCopyGeneric(dst, src []byte, key [4]byte, pos int) int {
-	maskBytes(dst, src, key, pos, false)
+	maskBytes(dst, src, key, pos)
 	return (pos + len(src)) & 3
 }
 
 // maskBytes masks len(src) bytes of src into dst[:len(src)] with key,
-// starting at phase pos&3. Up to 32 bytes it loads every word it needs
-// first (four 8-byte words, two of 8, 4 or 2 bytes, possibly overlapping,
-// or one byte) and then stores them; above 32 bytes it calls maskSIMD (the
-// assembly kernels) if vec is set, else maskWords. The short cases live here
-// rather than in functions of their own so that a short payload costs one
-// call and a long one a call plus the kernel. (On amd64 the assembly path
-// has a fixed cost of about 4 ns, more than masking 32 bytes here.)
+// starting at phase pos&3. Up to 32 bytes it walks forwards in pieces that
+// never overlap: whole 8-byte words, then a 4-, 2- and 1-byte piece as the
+// low bits of n ask, each loaded before it is stored. Re-masking a buffer
+// (or masking bytes just written) then loads each piece from a store of the
+// same width and address, which the CPU forwards, where overlapping end
+// words would load across two earlier stores and wait for both. Above 32
+// bytes it runs maskWords.
 //
-// Cost: at most four loads, four stores and a branch chain up to 32 bytes;
-// the cost of maskSIMD or maskWords above.
-func maskBytes(dst, src []byte, key [4]byte, pos int, vec bool) {
+// Cost: at most seven loads and stores and a branch chain up to 32 bytes;
+// one 8-byte load, XOR and store per 8 bytes above.
+func maskBytes(dst, src []byte, key [4]byte, pos int) {
 	n := len(src)
 	dst = dst[:n]
 	k := maskKey(key, pos)
-	switch {
-	case n > 32:
-		if !vec {
-			maskWords(dst, src, k)
-			break
-		}
-		// Besides k, the kernels take the key at the first 4-byte-aligned
-		// address of dst, where their aligned stores start, and at the phase
-		// after the end, which their last vector (a multiple of 4 bytes long)
-		// starts with. Working them out here keeps maskSIMD inlinable.
-		d := uintptr(unsafe.Pointer(unsafe.SliceData(dst)))
-		maskSIMD(dst, src, k, maskKey(key, pos-int(d&3)), maskKey(key, pos+n))
-	case n >= 16:
-		// Words at 0, 8, n-16 and n-8; the last two have the phase of n.
-		k64 := uint64(k)<<32 | uint64(k)
-		e64 := bits.RotateLeft64(k64, -8*(n&3))
-		a := binary.LittleEndian.Uint64(src)
-		b := binary.LittleEndian.Uint64(src[8:])
-		c := binary.LittleEndian.Uint64(src[n-16:])
-		d := binary.LittleEndian.Uint64(src[n-8:])
-		binary.LittleEndian.PutUint64(dst, a^k64)
-		binary.LittleEndian.PutUint64(dst[8:], b^k64)
-		binary.LittleEndian.PutUint64(dst[n-16:], c^e64)
-		binary.LittleEndian.PutUint64(dst[n-8:], d^e64)
-	case n >= 8:
-		k64 := uint64(k)<<32 | uint64(k)
-		a := binary.LittleEndian.Uint64(src)
-		b := binary.LittleEndian.Uint64(src[n-8:])
-		binary.LittleEndian.PutUint64(dst, a^k64)
-		binary.LittleEndian.PutUint64(dst[n-8:], b^bits.RotateLeft64(k64, -8*(n&3)))
-	case n >= 4:
-		a := binary.LittleEndian.Uint32(src)
-		b := binary.LittleEndian.Uint32(src[n-4:])
-		binary.LittleEndian.PutUint32(dst, a^k)
-		binary.LittleEndian.PutUint32(dst[n-4:], b^bits.RotateLeft32(k, -8*(n&3)))
-	case n >= 2:
-		a := binary.LittleEndian.Uint16(src)
-		b := binary.LittleEndian.Uint16(src[n-2:])
-		binary.LittleEndian.PutUint16(dst, a^uint16(k))
-		binary.LittleEndian.PutUint16(dst[n-2:], b^uint16(k>>(8*(n-2))))
-	case n == 1:
-		dst[0] = src[0] ^ byte(k)
+	if n > 32 {
+		maskWords(dst, src, k)
+		return
+	}
+	// Every piece up to the 2-byte one starts a multiple of 4 bytes in, so
+	// k fits it as it is; the last byte takes k shifted past that piece.
+	k64 := uint64(k)<<32 | uint64(k)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^k64)
+	}
+	if n&4 != 0 {
+		binary.LittleEndian.PutUint32(dst[i:], binary.LittleEndian.Uint32(src[i:])^k)
+		i += 4
+	}
+	if n&2 != 0 {
+		binary.LittleEndian.PutUint16(dst[i:], binary.LittleEndian.Uint16(src[i:])^uint16(k))
+		i += 2
+		k >>= 16
+	}
+	if n&1 != 0 {
+		dst[i] = src[i] ^ byte(k)
 	}
 }
 

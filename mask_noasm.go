@@ -2,11 +2,24 @@
 
 package wsmem
 
-// Without assembly there is one implementation level, the portable one.
-const (
-	implGeneric = iota
-	maskLevel   = implGeneric
-)
+// maskAny masks len(src) bytes of src into dst[:len(src)] with key from
+// phase pos&3 and returns the phase after the last byte: here, with the
+// portable code.
+//
+// Cost: that of maskBytes; inlined into maskCopy.
+func maskAny(dst, src []byte, key [4]byte, pos int) int {
+	maskBytes(dst, src, key, pos)
+	return (pos + len(src)) & 3
+}
+
+// maskInPlace masks b in place with key from phase pos&3 and returns the
+// phase after the last byte: here, with the portable code.
+//
+// Cost: that of maskBytes; inlined into Mask.
+func maskInPlace(b []byte, key [4]byte, pos int) int {
+	maskBytes(b, b, key, pos)
+	return (pos + len(b)) & 3
+}
 
 // maskImpls lists the implementations available here: only the portable
 // one.
@@ -22,14 +35,4 @@ func maskImpls() []string {
 // Cost: a string comparison.
 func setMaskImpl(name string) bool {
 	return name == "" || name == "generic"
-}
-
-// maskSIMD would run the vector kernels; here maskLevel is always
-// implGeneric, so maskBytes never calls it. It masks with the portable word
-// loop all the same (the extra keys are for the kernels' aligned middle and
-// overlapping end, which the word loop does not need).
-//
-// Cost: one 8-byte load, XOR and store per 8 bytes.
-func maskSIMD(dst, src []byte, k, _, _ uint32) {
-	maskWords(dst, src, k)
 }

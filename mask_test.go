@@ -401,8 +401,8 @@ func TestMaskAllocs(t *testing.T) {
 // Cost: microseconds.
 func TestMaskImplsSwitch(t *testing.T) {
 	names := maskImpls()
-	if len(names) == 0 || names[0] != "generic" {
-		t.Fatalf("maskImpls() = %v, want it to start with generic", names)
+	if len(names) == 0 {
+		t.Fatal("maskImpls() is empty")
 	}
 	t.Cleanup(func() { setMaskImpl("") })
 	for _, name := range names {

@@ -45,16 +45,18 @@ var fileDoc = []string{
 	"broadcast, a load-XOR-store loop and two overlapping end vectors, which",
 	"that API expresses directly; this file and _asm/ can then be deleted.",
 	"",
-	"maskShortAVX512 (up to 128 bytes on the AVX-512 level) takes only dst,",
-	"src, n and key: byte-masked vectors (AVX-512BW) cover exactly n bytes.",
+	"Go calls one function, maskAsm, which jumps to a kernel by level and",
+	"length. Every kernel takes the key as Go holds it (key[0] in the low",
+	"byte) and the phase pos of src[0], and rotates it in a register: a",
+	"variable-count rotate of the key doubled to 64 bits.",
 	"",
-	"Contract shared by the other kernels (maskBytes and maskSIMD uphold it):",
-	"  - n >= the vector width W, dst and src hold n bytes each;",
-	"  - key is the 4-byte key already rotated to the phase of src[0],",
-	"    alignedKey to the first 4-byte-aligned address of dst, endKey to the",
-	"    phase after the last byte; all as little-endian words;",
+	"Short kernels (n < 2W) mask n in pieces that never overlap, one per",
+	"binary digit of n, which keeps store-to-load forwarding working when one",
+	"buffer is masked again and again.",
+	"",
+	"Long kernels (n >= 2W):",
 	"  - the middle is masked from src[head] on, head = -dst mod W, so the",
-	"    stores are W-byte aligned; its phase is that of alignedKey;",
+	"    stores are W-byte aligned;",
 	"  - the first and the last W bytes are loaded before anything is stored",
 	"    and stored last, so the vectors that overlap them never XOR a byte",
 	"    twice nor read a byte already overwritten;",
@@ -64,13 +66,13 @@ var fileDoc = []string{
 
 // vecISA describes how one instruction set loads, XORs and stores a vector.
 type vecISA struct {
-	name  string // Go function name
-	doc   string // one-line description
-	width int    // vector width in bytes
-	// minLen is the shortest n the dispatcher sends here (at least width).
-	minLen int
-	alloc  func() reg.VecVirtual                                // allocates a vector register
-	bcast  func(c *build.Context, m operand.Mem) reg.VecVirtual // broadcasts 4 bytes from memory
+	name  string                // Go function name of the long kernel
+	short string                // Go function name of the short kernel (n < 2*width)
+	doc   string                // one-line description
+	width int                   // vector width in bytes
+	alloc func() reg.VecVirtual // allocates a vector register
+	// bcast returns a vector holding the low 8 bytes of r in every lane.
+	bcast func(c *build.Context, r reg.GPVirtual) reg.VecVirtual
 	// xorLoad sets v = mem XOR key.
 	xorLoad func(c *build.Context, m operand.Mem, key, v reg.VecVirtual)
 	store   func(c *build.Context, v reg.VecVirtual, m operand.Mem)
@@ -100,7 +102,9 @@ func main() {
 		for _, isa := range all {
 			kernel(c, isa)
 		}
-		shortKernel(c)
+		for _, isa := range all {
+			shortKernel(c, isa)
+		}
 	case "accept":
 		acceptKernel(c)
 		cpuidKernel(c)
@@ -143,15 +147,15 @@ func main() {
 func isas(c *build.Context) []vecISA {
 	return []vecISA{
 		{
-			name:   "maskSSE2",
-			doc:    "16-byte vectors, 64 bytes per loop iteration (SSE2, the amd64 baseline)",
-			width:  16,
-			minLen: 16,
-			alloc:  func() reg.VecVirtual { return c.XMM() },
-			bcast: func(c *build.Context, m operand.Mem) reg.VecVirtual {
+			name:  "maskSSE2",
+			short: "maskShortSSE2",
+			doc:   "16-byte vectors, 64 bytes per loop iteration (SSE2, the amd64 baseline)",
+			width: 16,
+			alloc: func() reg.VecVirtual { return c.XMM() },
+			bcast: func(c *build.Context, r reg.GPVirtual) reg.VecVirtual {
 				v := c.XMM()
-				c.MOVSS(m, v) // a 4-byte load; Go's MOVD would load 8
-				c.PSHUFL(operand.U8(0), v, v)
+				c.MOVQ(r, v)
+				c.PUNPCKLQDQ(v, v)
 				return v
 			},
 			xorLoad: func(c *build.Context, m operand.Mem, key, v reg.VecVirtual) {
@@ -162,14 +166,15 @@ func isas(c *build.Context) []vecISA {
 			store: func(c *build.Context, v reg.VecVirtual, m operand.Mem) { c.MOVOU(v, m) },
 		},
 		{
-			name:   "maskAVX2",
-			doc:    "32-byte vectors, 128 bytes per loop iteration (AVX2)",
-			width:  32,
-			minLen: 32,
-			alloc:  func() reg.VecVirtual { return c.YMM() },
-			bcast: func(c *build.Context, m operand.Mem) reg.VecVirtual {
-				y := c.YMM()
-				c.VBROADCASTSS(m, y) // same bits as VPBROADCASTD; vet sizes it right
+			name:  "maskAVX2",
+			short: "maskShortAVX2",
+			doc:   "32-byte vectors, 128 bytes per loop iteration (AVX2)",
+			width: 32,
+			alloc: func() reg.VecVirtual { return c.YMM() },
+			bcast: func(c *build.Context, r reg.GPVirtual) reg.VecVirtual {
+				x, y := c.XMM(), c.YMM()
+				c.MOVQ(r, x)
+				c.VPBROADCASTQ(x, y)
 				return y
 			},
 			xorLoad: func(c *build.Context, m operand.Mem, key, v reg.VecVirtual) {
@@ -180,17 +185,13 @@ func isas(c *build.Context) []vecISA {
 		},
 		{
 			name:  "maskAVX512",
+			short: "maskShortAVX512",
 			doc:   "64-byte vectors, 256 bytes per loop iteration (AVX-512F)",
 			width: 64,
-			// Up to shortMax bytes the dispatcher sends the AVX-512 level to
-			// maskShortAVX512 instead: its byte-masked vectors need no
-			// overlapping ends, which, re-masking one buffer in place, defeat
-			// store forwarding.
-			minLen: shortMax + 1,
-			alloc:  func() reg.VecVirtual { return c.ZMM() },
-			bcast: func(c *build.Context, m operand.Mem) reg.VecVirtual {
+			alloc: func() reg.VecVirtual { return c.ZMM() },
+			bcast: func(c *build.Context, r reg.GPVirtual) reg.VecVirtual {
 				z := c.ZMM()
-				c.VBROADCASTSS(m, z)
+				c.VPBROADCASTQ(r, z)
 				return z
 			},
 			xorLoad: func(c *build.Context, m operand.Mem, key, v reg.VecVirtual) {
@@ -205,54 +206,82 @@ func isas(c *build.Context) []vecISA {
 // unroll is the number of vectors the main loop handles per iteration.
 const unroll = 4
 
-// kernelSig is the Go signature every kernel shares. key is the masking key
-// as a little-endian word rotated to the phase of src[0]; alignedKey is the
-// key at the first 4-byte-aligned address of dst and endKey the key at the
-// phase after the last byte. The Go side rotates them: it is a few
-// instructions there, while loading one key word at a byte offset here
-// would defeat store-to-load forwarding of the argument just written
+// kernelSig is the Go signature every kernel shares: key is the masking key
+// as a little-endian word (key[0] in the low byte) and pos the key phase of
+// src[0] (only pos&3 counts). The kernels rotate the key themselves, in a
+// register; loading the rotated key from a byte offset of a doubled key in
+// memory would defeat store-to-load forwarding of the argument just written
 // (measured: about 2.5 ns more per call on this CPU).
-const kernelSig = "func(dst, src *byte, n int, key, alignedKey, endKey uint32)"
+const kernelSig = "func(dst, src []byte, key uint32, pos int)"
 
-// dispatcher emits maskVec, the one entry point Go calls: it jumps to the
-// widest kernel that level allows and whose minLen n reaches, keeping the
-// Go side to a single call. Every kernel reads the same first six arguments.
+// dispatcher emits maskAsm, the one function Go calls: it jumps to the
+// widest level that level allows, to that level's short kernel below two
+// vectors and to its long kernel from there, having stored the phase after
+// the last byte as its result. The kernels read the same first five
+// arguments.
 //
 // Cost (of the emitted code): two loads, at most four compares, two jumps.
 func dispatcher(c *build.Context, isas []vecISA) {
-	c.Function("maskVec")
+	c.Function("maskAsm")
 	c.Attributes(attr.NOSPLIT | attr.NOFRAME)
-	c.SignatureExpr("func(dst, src *byte, n int, key, alignedKey, endKey uint32, level int)")
+	c.SignatureExpr("func(dst, src []byte, key uint32, pos int) (next int)")
 	c.Comment(
-		"Jumps to the widest kernel whose level (1: SSE2, 2: AVX2, 3: AVX-512)",
-		"is <= level and whose minimum length is <= n; n >= 16. On the AVX-512",
-		"level that is maskShortAVX512 up to its maximum, which reads only the",
-		"first four arguments.",
+		"Jumps to the kernels of the widest level (1: SSE2, 2: AVX2, 3: AVX-512)",
+		"that is <= level: the short one below two vectors, else the long one.",
 	)
-	n := c.Load(c.Param("n"), c.GP64())
-	level := c.Load(c.Param("level"), c.GP64())
-	top := len(isas) - 1
-	c.CMPQ(level, operand.U32(top+1))
-	c.JB(operand.LabelRef("maskVec_no" + strings.TrimPrefix(isas[top].name, "mask")))
-	c.Comment("The AVX-512 level: the short kernel up to its maximum, else the long one.")
-	c.CMPQ(n, operand.U32(shortMax))
-	c.JA(operand.LabelRef(isas[top].name + "_jmp"))
-	tailJump(c, "maskShortAVX512")
-	for i := top; i > 0; i-- {
-		next := "maskVec_no" + strings.TrimPrefix(isas[i].name, "mask")
-		if i < top {
+	n := c.Load(c.Param("src").Len(), c.GP64())
+	next := c.GP64()
+	c.Load(c.Param("pos"), next)
+	c.ADDQ(n, next)
+	c.ANDQ(operand.U8(3), next)
+	c.Store(next, c.ReturnIndex(0))
+	level := c.GP64()
+	c.MOVQ(operand.NewDataAddr(operand.Symbol{Name: "\u00b7maskLevel"}, 0), level)
+	for i := len(isas) - 1; i >= 0; i-- {
+		isa := isas[i]
+		narrower := "maskAsm_no" + strings.TrimPrefix(isa.name, "mask")
+		if i > 0 {
 			c.CMPQ(level, operand.U32(i+1))
-			c.JB(operand.LabelRef(next))
-			c.CMPQ(n, operand.U32(isas[i].minLen))
-			c.JAE(operand.LabelRef(isas[i].name + "_jmp"))
+			c.JB(operand.LabelRef(narrower))
 		}
-		c.Label(next)
+		c.CMPQ(n, operand.U32(2*isa.width))
+		c.JB(operand.LabelRef(isa.short + "_jmp"))
+		tailJump(c, isa.name)
+		if i > 0 {
+			c.Label(narrower)
+		}
 	}
-	tailJump(c, isas[0].name)
-	for i := top; i > 0; i-- {
-		c.Label(isas[i].name + "_jmp")
-		tailJump(c, isas[i].name)
+	for _, isa := range isas {
+		c.Label(isa.short + "_jmp")
+		tailJump(c, isa.short)
 	}
+}
+
+// keyAt emits the code that returns a register holding the key at phase
+// 8*count bits in (count in CX, any multiple of 8 bits): key64 is the key
+// doubled to 64 bits, so rotating it right by count bits leaves the rotated
+// 4-byte key in both halves.
+//
+// Cost (of the emitted code): a move and a rotate.
+func keyAt(c *build.Context, key64 reg.GPVirtual) reg.GPVirtual {
+	k := c.GP64()
+	c.MOVQ(key64, k)
+	c.RORQ(reg.CL, k)
+	return k
+}
+
+// loadKey64 emits the code that loads the key argument and doubles it to 64
+// bits.
+//
+// Cost (of the emitted code): a load, a move, a shift and an OR.
+func loadKey64(c *build.Context) reg.GPVirtual {
+	k := c.GP64()
+	c.Load(c.Param("key"), k.As32())
+	hi := c.GP64()
+	c.MOVQ(k, hi)
+	c.SHLQ(operand.U8(32), hi)
+	c.ORQ(hi, k)
+	return k
 }
 
 // tailJump emits JMP ·name(SB): a tail call into another function of this
@@ -268,13 +297,17 @@ func tailJump(c *build.Context, name string) {
 	})
 }
 
-// kernel emits one masking kernel. It masks the first and the last vector of
-// the buffer up front (unaligned), then the bytes between in vectors that
-// start head bytes in, where head (0 <= head < W) brings the stores to a
-// W-byte boundary of dst. The first and last vectors are stored at the very
-// end, over the middle's overlapping bytes, with the same values.
+// kernel emits one long masking kernel (n >= 2W). It masks the first and
+// the last vector of the buffer up front (unaligned), then the bytes
+// between in vectors that start head bytes in, where head (0 <= head < W)
+// brings the stores to a W-byte boundary of dst. The first and last vectors
+// are stored at the very end, over the middle's overlapping bytes, with the
+// same values. It needs the key at three phases: that of src[0], that of
+// the aligned middle (any 4-byte-aligned address of dst: pos - dst) and
+// that of the last vector, which starts a multiple of 4 before the end
+// (pos + n).
 //
-// Cost (of the emitted code): about 20 instructions of set-up, then one
+// Cost (of the emitted code): about 30 instructions of set-up, then one
 // load-XOR and one store per vector.
 func kernel(c *build.Context, isa vecISA) {
 	w := isa.width
@@ -283,26 +316,31 @@ func kernel(c *build.Context, isa vecISA) {
 	c.Function(isa.name)
 	c.Attributes(attr.NOSPLIT | attr.NOFRAME)
 	c.SignatureExpr(kernelSig)
-	c.Comment(fmt.Sprintf("Masks n >= %d bytes: %s.", w, isa.doc))
+	c.Comment(fmt.Sprintf("Masks n >= %d bytes: %s.", 2*w, isa.doc))
 
-	dst := c.Load(c.Param("dst"), c.GP64())
-	src := c.Load(c.Param("src"), c.GP64())
-	n := c.Load(c.Param("n"), c.GP64())
-	// bcastArg broadcasts the named uint32 argument straight from the frame.
-	bcastArg := func(name string) reg.VecVirtual {
-		b, err := c.Param(name).Resolve()
-		if err != nil {
-			log.Fatal(err)
-		}
-		return isa.bcast(c, b.Addr)
-	}
+	dst := c.Load(c.Param("dst").Base(), c.GP64())
+	src := c.Load(c.Param("src").Base(), c.GP64())
+	n := c.Load(c.Param("src").Len(), c.GP64())
+	key64 := loadKey64(c)
+
+	c.Comment("The key at the phases of src[0], of the aligned middle and of the last vector.")
+	c.Load(c.Param("pos"), reg.RCX)
+	c.SHLQ(operand.U8(3), reg.RCX)
+	firstKey := isa.bcast(c, keyAt(c, key64))
+	c.Load(c.Param("pos"), reg.RCX)
+	c.SUBQ(dst, reg.RCX)
+	c.SHLQ(operand.U8(3), reg.RCX)
+	key := isa.bcast(c, keyAt(c, key64))
+	c.Load(c.Param("pos"), reg.RCX)
+	c.ADDQ(n, reg.RCX)
+	c.SHLQ(operand.U8(3), reg.RCX)
+	endKey := isa.bcast(c, keyAt(c, key64))
 
 	c.Comment("Mask the first and last vectors while src is untouched; store them last.")
 	first := isa.alloc()
-	isa.xorLoad(c, operand.Mem{Base: src}, bcastArg("key"), first)
+	isa.xorLoad(c, operand.Mem{Base: src}, firstKey, first)
 	last := isa.alloc()
-	// It starts n-W bytes in, a multiple of 4 before the end: endKey fits.
-	isa.xorLoad(c, operand.Mem{Base: src, Index: n, Scale: 1, Disp: -w}, bcastArg("endKey"), last)
+	isa.xorLoad(c, operand.Mem{Base: src, Index: n, Scale: 1, Disp: -w}, endKey, last)
 	firstDst := c.GP64()
 	c.MOVQ(dst, firstDst)
 	lastDst := c.GP64()
@@ -316,7 +354,6 @@ func kernel(c *build.Context, isa vecISA) {
 	c.ADDQ(head, src)
 	c.ADDQ(head, dst)
 	c.SUBQ(head, n)
-	key := bcastArg("alignedKey") // dst+head is W-aligned, so 4-aligned
 
 	c.Comment(fmt.Sprintf("Main loop: %d vectors per iteration while at least %d bytes remain.", unroll, step))
 	c.SUBQ(operand.U32(step), n)
@@ -357,63 +394,86 @@ func kernel(c *build.Context, isa vecISA) {
 	c.RET()
 }
 
-// shortMax is the longest payload maskShortAVX512 takes: two 64-byte
-// vectors, the second one masked to the length.
-const shortMax = 128
-
-// shortKernel emits maskShortAVX512, which masks 1..shortMax bytes with
-// AVX-512BW byte-masked loads and stores: a K register holding one bit per
-// byte of the last (or only) vector lets it load, XOR and store exactly n
-// bytes with no scalar tail, no overlapping vectors and no alignment step.
-// Every vector starts a multiple of 64 bytes in, so all take key as it is.
+// shortKernel emits isa.short, which masks 0 <= n < 2W bytes by splitting
+// n into its binary digits: one W-byte vector if n >= W, then a piece of
+// each smaller power of two down to 16 bytes (vectors) and 8, 4, 2 and 1
+// (a general register) for each bit of n that is set, walking forwards. No
+// two pieces overlap and every piece has the width and address of the piece
+// that covers the same bytes on the next call with the same n, so
+// re-masking one buffer (and masking bytes just written) keeps every load
+// forwarded from the store before it; overlapping end vectors, as the long
+// kernels use, defeat store-to-load forwarding and cost about 1.5 ns more
+// per call at these sizes. Every piece up to the 2-byte one starts a
+// multiple of 4 bytes in, so the key at the phase of src[0] fits it; the
+// last byte takes that key shifted by 16 bits if a 2-byte piece went before.
 //
-// Cost (of the emitted code): about 12 instructions for up to 64 bytes,
-// 16 for up to 128.
-func shortKernel(c *build.Context) {
-	c.Function("maskShortAVX512")
+// Cost (of the emitted code): about 5 instructions per piece, at most 7
+// pieces, no loop.
+func shortKernel(c *build.Context, isa vecISA) {
+	name := isa.short
+	top := isa.width
+	c.Function(name)
 	c.Attributes(attr.NOSPLIT | attr.NOFRAME)
-	c.SignatureExpr("func(dst, src *byte, n int, key uint32)")
-	c.Comment(fmt.Sprintf("Masks 1 <= n <= %d bytes with byte-masked 64-byte vectors (AVX-512BW).", shortMax))
-	dst := c.Load(c.Param("dst"), c.GP64())
-	src := c.Load(c.Param("src"), c.GP64())
-	n := c.Load(c.Param("n"), c.GP64())
-	b, err := c.Param("key").Resolve()
-	if err != nil {
-		log.Fatal(err)
+	c.SignatureExpr(kernelSig)
+	c.Comment(fmt.Sprintf("Masks 0 <= n < %d bytes in non-overlapping pieces: the binary digits of n.", 2*top))
+	dst := c.Load(c.Param("dst").Base(), c.GP64())
+	src := c.Load(c.Param("src").Base(), c.GP64())
+	n := c.Load(c.Param("src").Len(), c.GP64())
+	key64 := loadKey64(c)
+	c.Load(c.Param("pos"), reg.RCX)
+	c.SHLQ(operand.U8(3), reg.RCX)
+	k64 := keyAt(c, key64)
+	key := isa.bcast(c, k64)
+	i := c.GP64()
+	c.XORL(i.As32(), i.As32())
+	at := func(base reg.Register) operand.Mem { return operand.Mem{Base: base, Index: i, Scale: 1} }
+	for w := top; w >= 1; w /= 2 {
+		skip := fmt.Sprintf("%s_no%d", name, w)
+		c.TESTQ(operand.U32(w), n)
+		c.JZ(operand.LabelRef(skip))
+		switch {
+		case w == top:
+			v := isa.alloc()
+			isa.xorLoad(c, at(src), key, v)
+			isa.store(c, v, at(dst))
+		case w == 32:
+			v := c.YMM()
+			c.VPXOR(at(src), key.AsY(), v)
+			c.VMOVDQU(v, at(dst))
+		case w == 16:
+			v := c.XMM()
+			c.VPXOR(at(src), key.AsX(), v)
+			c.VMOVDQU(v, at(dst))
+		case w == 8:
+			t := c.GP64()
+			c.MOVQ(at(src), t)
+			c.XORQ(k64, t)
+			c.MOVQ(t, at(dst))
+		case w == 4:
+			t := c.GP32()
+			c.MOVL(at(src), t)
+			c.XORL(k64.As32(), t)
+			c.MOVL(t, at(dst))
+		case w == 2:
+			t := c.GP16()
+			c.MOVW(at(src), t)
+			c.XORW(k64.As16(), t)
+			c.MOVW(t, at(dst))
+			c.SHRQ(operand.U8(16), k64) // the key at the phase of the next byte
+		case w == 1:
+			t := c.GP8()
+			c.MOVB(at(src), t)
+			c.XORB(k64.As8(), t)
+			c.MOVB(t, at(dst))
+		}
+		if w > 1 {
+			c.ADDQ(operand.U8(w), i)
+		}
+		c.Label(skip)
 	}
-	key := c.ZMM()
-	c.VBROADCASTSS(b.Addr, key)
-	ones := c.GP64()
-	c.MOVQ(operand.I32(-1), ones)
-	c.CMPQ(n, operand.U8(64))
-	c.JA(operand.LabelRef("maskShortAVX512_two"))
-
-	c.Comment("n <= 64: bits 0..n-1 of K1 select the bytes (BZHI keeps all 64 when n = 64).")
-	bits := c.GP64()
-	c.BZHIQ(n, ones, bits)
-	k := c.K()
-	c.KMOVQ(bits, k)
-	v := c.ZMM()
-	c.VMOVDQU8_Z(operand.Mem{Base: src}, k, v)
-	c.VPXORD(key, v, v)
-	c.VMOVDQU8(v, k, operand.Mem{Base: dst})
-	c.VZEROUPPER()
-	c.RET()
-
-	c.Label("maskShortAVX512_two")
-	c.Comment("64 < n <= 128: a whole vector, then n-64 bytes; both loaded before either is stored.")
-	c.SUBQ(operand.U8(64), n)
-	bits2 := c.GP64()
-	c.BZHIQ(n, ones, bits2)
-	k2 := c.K()
-	c.KMOVQ(bits2, k2)
-	v0, v1 := c.ZMM(), c.ZMM()
-	c.VPXORD(operand.Mem{Base: src}, key, v0)
-	c.VMOVDQU8_Z(operand.Mem{Base: src, Disp: 64}, k2, v1)
-	c.VPXORD(key, v1, v1)
-	c.VMOVDQU64(v0, operand.Mem{Base: dst})
-	c.VMOVDQU8(v1, k2, operand.Mem{Base: dst, Disp: 64})
-	c.VZEROUPPER()
+	if isa.vzero {
+		c.VZEROUPPER()
+	}
 	c.RET()
 }
 
