@@ -36,13 +36,16 @@
 
 // func maskAsm(dst []byte, src []byte, key uint32, pos int) (next int)
 TEXT ·maskAsm(SB), NOSPLIT|NOFRAME, $0-72
-	// Jumps to the kernels of the widest level (1: SSE2, 2: AVX2, 3: AVX-512)
-	// that is <= level: the short one below two vectors, else the long one.
+	// Stores the next phase, then jumps to maskTiny under 16 bytes, else to the
+	// kernels of the widest level (1: SSE2, 2: AVX2, 3: AVX-512) that is <=
+	// maskLevel: the short one below two vectors, else the long one.
 	MOVQ src_len+32(FP), AX
 	MOVQ pos+56(FP), CX
 	ADDQ AX, CX
 	ANDQ $0x03, CX
 	MOVQ CX, next+64(FP)
+	CMPQ AX, $0x10
+	JB   maskTiny_jmp
 	MOVQ ·maskLevel+0(SB), CX
 	CMPQ CX, $0x00000003
 	JB   maskAsm_noAVX512
@@ -70,6 +73,9 @@ maskShortAVX2_jmp:
 
 maskShortAVX512_jmp:
 	JMP ·maskShortAVX512+0(SB)
+
+maskTiny_jmp:
+	JMP ·maskTiny+0(SB)
 
 // func maskSSE2(dst []byte, src []byte, key uint32, pos int)
 // Requires: SSE2
@@ -532,4 +538,52 @@ maskShortAVX512_no2:
 
 maskShortAVX512_no1:
 	VZEROUPPER
+	RET
+
+// func maskTiny(dst []byte, src []byte, key uint32, pos int)
+TEXT ·maskTiny(SB), NOSPLIT|NOFRAME, $0-64
+	// Masks 0 <= n < 16 bytes in non-overlapping pieces: the binary digits of n.
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  src_base+24(FP), DX
+	MOVQ  src_len+32(FP), BX
+	MOVL  key+48(FP), SI
+	MOVQ  SI, CX
+	SHLQ  $0x20, CX
+	ORQ   CX, SI
+	MOVQ  pos+56(FP), CX
+	SHLQ  $0x03, CX
+	RORQ  CL, SI
+	XORL  CX, CX
+	TESTQ $0x00000008, BX
+	JZ    maskTiny_no8
+	MOVQ  (DX)(CX*1), DI
+	XORQ  SI, DI
+	MOVQ  DI, (AX)(CX*1)
+	ADDQ  $0x08, CX
+
+maskTiny_no8:
+	TESTQ $0x00000004, BX
+	JZ    maskTiny_no4
+	MOVL  (DX)(CX*1), DI
+	XORL  SI, DI
+	MOVL  DI, (AX)(CX*1)
+	ADDQ  $0x04, CX
+
+maskTiny_no4:
+	TESTQ $0x00000002, BX
+	JZ    maskTiny_no2
+	MOVW  (DX)(CX*1), DI
+	XORW  SI, DI
+	MOVW  DI, (AX)(CX*1)
+	SHRQ  $0x10, SI
+	ADDQ  $0x02, CX
+
+maskTiny_no2:
+	TESTQ $0x00000001, BX
+	JZ    maskTiny_no1
+	MOVB  (DX)(CX*1), DL
+	XORB  SI, DL
+	MOVB  DL, (AX)(CX*1)
+
+maskTiny_no1:
 	RET

@@ -105,6 +105,7 @@ func main() {
 		for _, isa := range all {
 			shortKernel(c, isa)
 		}
+		tinyKernel(c)
 	case "accept":
 		acceptKernel(c)
 		cpuidKernel(c)
@@ -214,8 +215,8 @@ const unroll = 4
 // (measured: about 2.5 ns more per call on this CPU).
 const kernelSig = "func(dst, src []byte, key uint32, pos int)"
 
-// dispatcher emits maskAsm, the one function Go calls: it jumps to the
-// widest level that level allows, to that level's short kernel below two
+// dispatcher emits maskAsm, the one function Go calls: it jumps to
+// maskTiny under 16 bytes, else to the widest level that maskLevel allows, to that level's short kernel below two
 // vectors and to its long kernel from there, having stored the phase after
 // the last byte as its result. The kernels read the same first five
 // arguments.
@@ -226,8 +227,9 @@ func dispatcher(c *build.Context, isas []vecISA) {
 	c.Attributes(attr.NOSPLIT | attr.NOFRAME)
 	c.SignatureExpr("func(dst, src []byte, key uint32, pos int) (next int)")
 	c.Comment(
-		"Jumps to the kernels of the widest level (1: SSE2, 2: AVX2, 3: AVX-512)",
-		"that is <= level: the short one below two vectors, else the long one.",
+		"Stores the next phase, then jumps to maskTiny under 16 bytes, else to the",
+		"kernels of the widest level (1: SSE2, 2: AVX2, 3: AVX-512) that is <=",
+		"maskLevel: the short one below two vectors, else the long one.",
 	)
 	n := c.Load(c.Param("src").Len(), c.GP64())
 	next := c.GP64()
@@ -235,6 +237,8 @@ func dispatcher(c *build.Context, isas []vecISA) {
 	c.ADDQ(n, next)
 	c.ANDQ(operand.U8(3), next)
 	c.Store(next, c.ReturnIndex(0))
+	c.CMPQ(n, operand.U8(16))
+	c.JB(operand.LabelRef(tinyName + "_jmp"))
 	level := c.GP64()
 	c.MOVQ(operand.NewDataAddr(operand.Symbol{Name: "\u00b7maskLevel"}, 0), level)
 	for i := len(isas) - 1; i >= 0; i-- {
@@ -255,6 +259,8 @@ func dispatcher(c *build.Context, isas []vecISA) {
 		c.Label(isa.short + "_jmp")
 		tailJump(c, isa.short)
 	}
+	c.Label(tinyName + "_jmp")
+	tailJump(c, tinyName)
 }
 
 // keyAt emits the code that returns a register holding the key at phase
@@ -410,8 +416,29 @@ func kernel(c *build.Context, isa vecISA) {
 // Cost (of the emitted code): about 5 instructions per piece, at most 7
 // pieces, no loop.
 func shortKernel(c *build.Context, isa vecISA) {
-	name := isa.short
-	top := isa.width
+	splitKernel(c, isa.short, isa.width, &isa)
+}
+
+// tinyName is the kernel for payloads under 16 bytes, on every level.
+const tinyName = "maskTiny"
+
+// tinyKernel emits maskTiny, which masks 0 <= n < 16 bytes the way the
+// short kernels do (8, 4, 2 and 1 bytes as the bits of n ask) through
+// general registers only: no vector to broadcast the key into and no
+// VZEROUPPER, the fixed costs that dominate at these sizes.
+//
+// Cost (of the emitted code): about 20 instructions.
+func tinyKernel(c *build.Context) {
+	splitKernel(c, tinyName, 8, nil)
+}
+
+// splitKernel emits the kernel name, masking 0 <= n < 2*top bytes in
+// pieces, one per binary digit of n (see shortKernel); isa gives the
+// vector instructions for pieces of 16 bytes and more and is nil when top
+// is 8.
+//
+// Cost (of the emitted code): about 5 instructions per piece.
+func splitKernel(c *build.Context, name string, top int, isa *vecISA) {
 	c.Function(name)
 	c.Attributes(attr.NOSPLIT | attr.NOFRAME)
 	c.SignatureExpr(kernelSig)
@@ -423,7 +450,10 @@ func shortKernel(c *build.Context, isa vecISA) {
 	c.Load(c.Param("pos"), reg.RCX)
 	c.SHLQ(operand.U8(3), reg.RCX)
 	k64 := keyAt(c, key64)
-	key := isa.bcast(c, k64)
+	var key reg.VecVirtual
+	if isa != nil {
+		key = isa.bcast(c, k64)
+	}
 	i := c.GP64()
 	c.XORL(i.As32(), i.As32())
 	at := func(base reg.Register) operand.Mem { return operand.Mem{Base: base, Index: i, Scale: 1} }
@@ -432,7 +462,7 @@ func shortKernel(c *build.Context, isa vecISA) {
 		c.TESTQ(operand.U32(w), n)
 		c.JZ(operand.LabelRef(skip))
 		switch {
-		case w == top:
+		case w == top && w >= 16:
 			v := isa.alloc()
 			isa.xorLoad(c, at(src), key, v)
 			isa.store(c, v, at(dst))
@@ -471,7 +501,7 @@ func shortKernel(c *build.Context, isa vecISA) {
 		}
 		c.Label(skip)
 	}
-	if isa.vzero {
+	if isa != nil && isa.vzero {
 		c.VZEROUPPER()
 	}
 	c.RET()

@@ -41,6 +41,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"testing"
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
@@ -51,8 +52,13 @@ import (
 
 func init() {
 	register(&lib{
-		name:          "gobwas",
-		mask:          func(b []byte, key [4]byte) { ws.Cipher(b, key, 0) },
+		name: "gobwas",
+		mask: func(b []byte, key [4]byte) { ws.Cipher(b, key, 0) },
+		maskLoop: func(bl *testing.B, b []byte, key [4]byte) {
+			for bl.Loop() {
+				ws.Cipher(b, key, 0)
+			}
+		},
 		validatesUTF8: true,
 		serverRead:    gobwasServerRead,
 		serverWriter: func(nc net.Conn) (func(bool, []byte) error, error) {

@@ -44,6 +44,10 @@ type lib struct {
 	// mask XORs b in place with key from key phase 0; nil when the
 	// library exports no masking function.
 	mask func(b []byte, key [4]byte)
+	// maskLoop masks b in place for as long as bl.Loop() says, calling the
+	// library's function directly: through mask, every call would also pay
+	// for calling a func value, which copy(), the baseline, does not.
+	maskLoop func(bl *testing.B, b []byte, key [4]byte)
 
 	// validatesUTF8 tells whether the library checks text messages on
 	// receive (as configured here). When it does not, the UTF-8 scenario

@@ -23,14 +23,20 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"testing"
 
 	"github.com/wsmem/wsmem"
 )
 
 func init() {
 	register(&lib{
-		name:          "wsmem",
-		mask:          func(b []byte, key [4]byte) { wsmem.Mask(b, key, 0) },
+		name: "wsmem",
+		mask: func(b []byte, key [4]byte) { wsmem.Mask(b, key, 0) },
+		maskLoop: func(bl *testing.B, b []byte, key [4]byte) {
+			for bl.Loop() {
+				wsmem.Mask(b, key, 0)
+			}
+		},
 		validatesUTF8: true,
 		serverRead:    wsmemServerRead,
 		serverWriter: func(nc net.Conn) (func(bool, []byte) error, error) {
