@@ -9,13 +9,14 @@
 //
 // What would replace it: the simd/archsimd package once it is stable (it is
 // experimental behind GOEXPERIMENT=simd in Go 1.26). The kernels are a
-// broadcast, a load-XOR-store loop and two overlapping end vectors, which
-// that API expresses directly; this file and _asm/ can then be deleted.
+// broadcast, a load-XOR-store loop, two overlapping end vectors and, for
+// short payloads, a chain of pieces, which that API expresses directly;
+// this file and _asm/ can then be deleted.
 //
 // Go calls one function, maskAsm, which jumps to a kernel by level and
-// length. Every kernel takes the key as Go holds it (key[0] in the low
-// byte) and the phase pos of src[0], and rotates it in a register: a
-// variable-count rotate of the key doubled to 64 bits.
+// length. Every kernel takes the key as a little-endian word (key[0] in
+// the low byte) and the phase pos of src[0], and rotates it in a register:
+// a variable-count rotate of the key doubled to 64 bits.
 //
 // Short kernels (n < 2W) mask n in pieces that never overlap, one per
 // binary digit of n, which keeps store-to-load forwarding working when one
