@@ -102,8 +102,10 @@ var implNames = [...]string{
 // package initialisation.
 var maskBest = detectMaskImpl()
 
-// maskLevel is the level Mask and maskCopy use. Only tests and benchmarks
-// change it, through setMaskImpl.
+// maskLevel is the level Mask and maskCopy use; maskAsm reads it itself.
+// Only tests and benchmarks change it, through setMaskImpl.
+//
+//lint:ignore U1000 read by maskAsm in mask_amd64.s, which staticcheck does not see
 var maskLevel = maskBest
 
 // detectMaskImpl returns the widest implementation level the CPU and OS
