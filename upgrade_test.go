@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +179,65 @@ func TestUpgradeAllocs(t *testing.T) {
 		}
 		if n := testing.AllocsPerRun(100, upgrade); n != 0 {
 			t.Errorf("compression %v: %v allocations per Upgrade, want 0", cfg != nil, n)
+		}
+	}
+}
+
+// TestUpgradeProtocolLines checks Upgrade's handling of the
+// Sec-WebSocket-Protocol lines: a subprotocol the client offers on any of
+// up to maxHeaderLines lines is agreed, none is answered when the server
+// has none, and more lines are refused with 431 either way, as the raw
+// handshake refuses them.
+func TestUpgradeProtocolLines(t *testing.T) {
+	request := func(lines int) *http.Request {
+		var head string // chromeRequest without its blank line and protocol line
+		for _, l := range strings.SplitAfter(strings.TrimSuffix(chromeRequest, "\r\n"), "\r\n") {
+			if !strings.HasPrefix(l, "Sec-WebSocket-Protocol:") {
+				head += l
+			}
+		}
+		for i := range lines {
+			if i == lines-1 {
+				head += "Sec-WebSocket-Protocol: chat\r\n"
+			} else {
+				head += "Sec-WebSocket-Protocol: other" + strconv.Itoa(i) + "\r\n"
+			}
+		}
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head + "\r\n")))
+		require.NoError(t, err)
+		require.Len(t, r.Header["Sec-Websocket-Protocol"], lines)
+		return r
+	}
+	withChat := &Config{Subprotocols: []string{"chat"}}
+	for _, tc := range []struct {
+		cfg      *Config
+		lines    int
+		status   int    // 0: upgraded
+		protocol string // the answer's Sec-WebSocket-Protocol, if upgraded
+	}{
+		{withChat, 2, 0, "chat"},
+		{withChat, maxHeaderLines, 0, "chat"},
+		{withChat, maxHeaderLines + 1, 431, ""},
+		{nil, 2, 0, ""},
+		{nil, maxHeaderLines + 1, 431, ""},
+	} {
+		w := &hijackRecorder{}
+		c, err := Upgrade(w, request(tc.lines), 0, new(Storage), tc.cfg)
+		what := fmt.Sprintf("%d lines, subprotocols %v", tc.lines, tc.cfg != nil)
+		if tc.status != 0 {
+			var he *HandshakeError
+			require.ErrorAs(t, err, &he, what)
+			require.Equal(t, tc.status, he.Status, what)
+			continue
+		}
+		require.NoError(t, err, what)
+		out := w.conn.out.String()
+		require.Contains(t, out, "101 Switching Protocols", what)
+		if tc.protocol != "" {
+			require.Contains(t, out, "\r\nSec-WebSocket-Protocol: "+tc.protocol+"\r\n", what)
+			require.Equal(t, tc.protocol, c.Subprotocol(), what)
+		} else {
+			require.NotContains(t, out, "Sec-WebSocket-Protocol", what)
 		}
 	}
 }
