@@ -37,7 +37,7 @@
 
 // func maskAsm(dst []byte, src []byte, key uint32, pos int) (next int)
 TEXT ·maskAsm(SB), NOSPLIT|NOFRAME, $0-72
-	// Stores the next phase, then jumps to maskTiny under 16 bytes, else to the
+	// Stores the next phase, then jumps to maskTiny up to 32 bytes, else to the
 	// kernels of the widest level (1: SSE2, 2: AVX2, 3: AVX-512) that is <=
 	// maskLevel: the short one below two vectors, else the long one.
 	MOVQ src_len+32(FP), AX
@@ -45,8 +45,8 @@ TEXT ·maskAsm(SB), NOSPLIT|NOFRAME, $0-72
 	ADDQ AX, CX
 	ANDQ $0x03, CX
 	MOVQ CX, next+64(FP)
-	CMPQ AX, $0x10
-	JB   maskTiny_jmp
+	CMPQ AX, $0x20
+	JBE  maskTiny_jmp
 	MOVQ ·maskLevel+0(SB), CX
 	CMPQ CX, $0x00000003
 	JB   maskAsm_noAVX512
@@ -543,7 +543,7 @@ maskShortAVX512_no1:
 
 // func maskTiny(dst []byte, src []byte, key uint32, pos int)
 TEXT ·maskTiny(SB), NOSPLIT|NOFRAME, $0-64
-	// Masks 0 <= n < 16 bytes in non-overlapping pieces: the binary digits of n.
+	// Masks 0 <= n < 64 bytes in non-overlapping pieces: the binary digits of n.
 	MOVQ  dst_base+0(FP), AX
 	MOVQ  src_base+24(FP), DX
 	MOVQ  src_len+32(FP), BX
@@ -555,6 +555,34 @@ TEXT ·maskTiny(SB), NOSPLIT|NOFRAME, $0-64
 	SHLQ  $0x03, CX
 	RORQ  CL, SI
 	XORL  CX, CX
+	TESTQ $0x00000020, BX
+	JZ    maskTiny_no32
+	MOVQ  (DX)(CX*1), DI
+	XORQ  SI, DI
+	MOVQ  DI, (AX)(CX*1)
+	MOVQ  8(DX)(CX*1), DI
+	XORQ  SI, DI
+	MOVQ  DI, 8(AX)(CX*1)
+	MOVQ  16(DX)(CX*1), DI
+	XORQ  SI, DI
+	MOVQ  DI, 16(AX)(CX*1)
+	MOVQ  24(DX)(CX*1), DI
+	XORQ  SI, DI
+	MOVQ  DI, 24(AX)(CX*1)
+	ADDQ  $0x20, CX
+
+maskTiny_no32:
+	TESTQ $0x00000010, BX
+	JZ    maskTiny_no16
+	MOVQ  (DX)(CX*1), DI
+	XORQ  SI, DI
+	MOVQ  DI, (AX)(CX*1)
+	MOVQ  8(DX)(CX*1), DI
+	XORQ  SI, DI
+	MOVQ  DI, 8(AX)(CX*1)
+	ADDQ  $0x10, CX
+
+maskTiny_no16:
 	TESTQ $0x00000008, BX
 	JZ    maskTiny_no8
 	MOVQ  (DX)(CX*1), DI

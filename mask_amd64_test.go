@@ -100,7 +100,7 @@ func TestMaskShortKernelsDirect(t *testing.T) {
 		maxLen int
 		fn     func(dst, src []byte, key uint32, pos int)
 	}{
-		{"tiny", implSSE2, 15, maskTiny},
+		{"tiny", implSSE2, 63, maskTiny},
 		{"sse2", implSSE2, 31, maskShortSSE2},
 		{"avx2", implAVX2, 63, maskShortAVX2},
 		{"avx512", implAVX512, 127, maskShortAVX512},

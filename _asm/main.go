@@ -217,7 +217,7 @@ const unroll = 4
 const kernelSig = "func(dst, src []byte, key uint32, pos int)"
 
 // dispatcher emits maskAsm, the one function Go calls: it jumps to
-// maskTiny under 16 bytes, else to the widest level that maskLevel allows, to that level's short kernel below two
+// maskTiny up to tinyMax bytes, else to the widest level that maskLevel allows, to that level's short kernel below two
 // vectors and to its long kernel from there, having stored the phase after
 // the last byte as its result. The kernels read the same first five
 // arguments.
@@ -228,7 +228,7 @@ func dispatcher(c *build.Context, isas []vecISA) {
 	c.Attributes(attr.NOSPLIT | attr.NOFRAME)
 	c.SignatureExpr("func(dst, src []byte, key uint32, pos int) (next int)")
 	c.Comment(
-		"Stores the next phase, then jumps to maskTiny under 16 bytes, else to the",
+		"Stores the next phase, then jumps to maskTiny up to 32 bytes, else to the",
 		"kernels of the widest level (1: SSE2, 2: AVX2, 3: AVX-512) that is <=",
 		"maskLevel: the short one below two vectors, else the long one.",
 	)
@@ -238,8 +238,8 @@ func dispatcher(c *build.Context, isas []vecISA) {
 	c.ADDQ(n, next)
 	c.ANDQ(operand.U8(3), next)
 	c.Store(next, c.ReturnIndex(0))
-	c.CMPQ(n, operand.U8(16))
-	c.JB(operand.LabelRef(tinyName + "_jmp"))
+	c.CMPQ(n, operand.U8(tinyMax))
+	c.JBE(operand.LabelRef(tinyName + "_jmp"))
 	level := c.GP64()
 	c.MOVQ(operand.NewDataAddr(operand.Symbol{Name: "\u00b7maskLevel"}, 0), level)
 	for i := len(isas) - 1; i >= 0; i-- {
@@ -420,23 +420,29 @@ func shortKernel(c *build.Context, isa vecISA) {
 	splitKernel(c, isa.short, isa.width, &isa)
 }
 
-// tinyName is the kernel for payloads under 16 bytes, on every level.
+// tinyName is the kernel for payloads of up to tinyMax bytes, on every
+// level.
 const tinyName = "maskTiny"
 
-// tinyKernel emits maskTiny, which masks 0 <= n < 16 bytes the way the
-// short kernels do (8, 4, 2 and 1 bytes as the bits of n ask) through
-// general registers only: no vector to broadcast the key into and no
-// VZEROUPPER, the fixed costs that dominate at these sizes.
+// tinyMax is the longest payload maskAsm sends to maskTiny.
+const tinyMax = 32
+
+// tinyKernel emits maskTiny, which masks 0 <= n < 64 bytes the way the
+// short kernels do (32, 16, 8, 4, 2 and 1 bytes as the bits of n ask)
+// through general registers only: no vector to broadcast the key into and
+// no VZEROUPPER, the fixed costs that dominate up to tinyMax bytes, which
+// is all the dispatcher sends it.
 //
-// Cost (of the emitted code): about 20 instructions.
+// Cost (of the emitted code): about 5 instructions per 8-byte word or
+// smaller piece.
 func tinyKernel(c *build.Context) {
-	splitKernel(c, tinyName, 8, nil)
+	splitKernel(c, tinyName, 32, nil)
 }
 
 // splitKernel emits the kernel name, masking 0 <= n < 2*top bytes in
 // pieces, one per binary digit of n (see shortKernel); isa gives the
-// vector instructions for pieces of 16 bytes and more and is nil when top
-// is 8.
+// vector instructions for pieces of 16 bytes and more, or is nil to mask
+// every piece through general registers, 8 bytes at a time.
 //
 // Cost (of the emitted code): about 5 instructions per piece.
 func splitKernel(c *build.Context, name string, top int, isa *vecISA) {
@@ -463,23 +469,29 @@ func splitKernel(c *build.Context, name string, top int, isa *vecISA) {
 		c.TESTQ(operand.U32(w), n)
 		c.JZ(operand.LabelRef(skip))
 		switch {
-		case w == top && w >= 16:
+		case isa != nil && w == top:
 			v := isa.alloc()
 			isa.xorLoad(c, at(src), key, v)
 			isa.store(c, v, at(dst))
-		case w == 32:
+		case isa != nil && w == 32:
 			v := c.YMM()
 			c.VPXOR(at(src), key.AsY(), v)
 			c.VMOVDQU(v, at(dst))
-		case w == 16:
+		case isa != nil && w == 16:
 			v := c.XMM()
 			c.VPXOR(at(src), key.AsX(), v)
 			c.VMOVDQU(v, at(dst))
-		case w == 8:
-			t := c.GP64()
-			c.MOVQ(at(src), t)
-			c.XORQ(k64, t)
-			c.MOVQ(t, at(dst))
+		case w >= 8: // w/8 words, each loaded, XORed and stored in turn
+			for j := 0; j < w; j += 8 {
+				t := c.GP64()
+				m := at(src)
+				m.Disp = j
+				c.MOVQ(m, t)
+				c.XORQ(k64, t)
+				m = at(dst)
+				m.Disp = j
+				c.MOVQ(t, m)
+			}
 		case w == 4:
 			t := c.GP32()
 			c.MOVL(at(src), t)
