@@ -194,6 +194,17 @@ func (c *Conn) answerUpgrade() error {
 // and returns err, the refusal's error, or the write's. After a 101 what
 // follows the head stays buffered: the client's first frames.
 func (c *Conn) sendAnswer(n int, answer []byte, pb *pooledBuffer, err error) error {
+	if err := c.writeAnswer(answer, pb, err); err != nil {
+		return err
+	}
+	c.rr += n
+	c.release()
+	return nil
+}
+
+// writeAnswer writes a handshake answer, gives pb back, and returns err
+// (a refusal's error) or else the write's.
+func (c *Conn) writeAnswer(answer []byte, pb *pooledBuffer, err error) error {
 	_, werr := c.nc.Write(answer)
 	if pb != nil {
 		putBuffer(&writePool, pb)
@@ -201,12 +212,7 @@ func (c *Conn) sendAnswer(n int, answer []byte, pb *pooledBuffer, err error) err
 	if err != nil {
 		return err
 	}
-	if werr != nil {
-		return werr
-	}
-	c.rr += n
-	c.release()
-	return nil
+	return werr
 }
 
 // respondUpgrade answers the whole request head: 101, or the refusal whose
@@ -216,14 +222,7 @@ func (c *Conn) respondUpgrade(head []byte) error {
 	if n < 0 { // cannot happen: the head is whole
 		return c.refuse(400)
 	}
-	_, werr := c.nc.Write(answer)
-	if pb != nil {
-		putBuffer(&writePool, pb)
-	}
-	if err != nil {
-		return err
-	}
-	return werr
+	return c.writeAnswer(answer, pb, err)
 }
 
 // answerRequest parses the upgrade request at the start of buf and, when buf
@@ -316,11 +315,7 @@ func (c *Conn) answerBuffer(size int) (buf []byte, pb *pooledBuffer) {
 // refuse answers status and returns the matching error.
 func (c *Conn) refuse(status int) error {
 	buf, pb := c.answerBuffer(maxRejectResponse)
-	_, _ = c.nc.Write(appendRejectResponse(buf, status))
-	if pb != nil {
-		putBuffer(&writePool, pb)
-	}
-	return refusal(status)
+	return c.writeAnswer(appendRejectResponse(buf, status), pb, refusal(status))
 }
 
 // clientHandshake sends the upgrade request for resource on host and checks

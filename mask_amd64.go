@@ -12,9 +12,10 @@ import (
 // head of that file says why they are assembly and what should replace them
 // (simd/archsimd, once it is stable).
 //
-// Each kernel writes src XOR key into dst, which is as long as src. key is the masking
-// key as a little-endian word (key[0] in the low byte), pos the key phase
-// of src[0] (only pos&3 counts); the kernels rotate the key themselves. Every byte is loaded before the store that could clobber it,
+// Each kernel writes src XOR key into dst, which is as long as src. key is
+// the masking key as a little-endian word (key[0] in the low byte), pos the
+// key phase of src[0] (only pos&3 counts); the kernels rotate the key
+// themselves. Every byte is loaded before the store that could clobber it,
 // walking forwards, so dst == src and dst starting below src are safe.
 
 // maskAsm jumps to maskTiny up to 32 bytes, else to the kernels of the

@@ -27,7 +27,7 @@ func maskKey(key [4]byte, pos int) uint32 {
 //
 // Cost: no allocation; 8 bytes per step, 32 per loop iteration.
 func maskGeneric(b []byte, key [4]byte, pos int) int {
-	return maskCopyGeneric(b, b, key, pos)
+	return maskBytes(b, b, key, pos)
 }
 
 // maskCopyGeneric is maskCopy in portable Go: it writes src XOR key into
@@ -36,12 +36,11 @@ func maskGeneric(b []byte, key [4]byte, pos int) int {
 //
 // Cost: no allocation; 8 bytes per step, 32 per loop iteration.
 func maskCopyGeneric(dst, src []byte, key [4]byte, pos int) int {
-	maskBytes(dst, src, key, pos)
-	return (pos + len(src)) & 3
+	return maskBytes(dst, src, key, pos)
 }
 
 // maskBytes masks len(src) bytes of src into dst[:len(src)] with key,
-// starting at phase pos&3. Up to 32 bytes it walks forwards in pieces that
+// starting at phase pos&3, and returns the phase after the last byte. Up to 32 bytes it walks forwards in pieces that
 // never overlap: whole 8-byte words, then a 4-, 2- and 1-byte piece as the
 // low bits of n ask, each loaded before it is stored. Re-masking a buffer
 // (or masking bytes just written) then loads each piece from a store of the
@@ -51,13 +50,14 @@ func maskCopyGeneric(dst, src []byte, key [4]byte, pos int) int {
 //
 // Cost: at most seven loads and stores and a branch chain up to 32 bytes;
 // one 8-byte load, XOR and store per 8 bytes above.
-func maskBytes(dst, src []byte, key [4]byte, pos int) {
+func maskBytes(dst, src []byte, key [4]byte, pos int) (next int) {
 	n := len(src)
 	dst = dst[:n]
 	k := maskKey(key, pos)
+	next = (pos + n) & 3
 	if n > 32 {
 		maskWords(dst, src, k)
-		return
+		return next
 	}
 	// Every piece up to the 2-byte one starts a multiple of 4 bytes in, so
 	// k fits it as it is; the last byte takes k shifted past that piece.
@@ -78,6 +78,7 @@ func maskBytes(dst, src []byte, key [4]byte, pos int) {
 	if n&1 != 0 {
 		dst[i] = src[i] ^ byte(k)
 	}
+	return next
 }
 
 // maskWords masks len(src) >= 8 bytes into dst (same length) with the

@@ -8,8 +8,7 @@ package wsmem
 //
 // Cost: that of maskBytes; inlined into maskCopy.
 func maskAny(dst, src []byte, key [4]byte, pos int) int {
-	maskBytes(dst, src, key, pos)
-	return (pos + len(src)) & 3
+	return maskBytes(dst, src, key, pos)
 }
 
 // maskInPlace masks b in place with key from phase pos&3 and returns the
@@ -17,8 +16,7 @@ func maskAny(dst, src []byte, key [4]byte, pos int) int {
 //
 // Cost: that of maskBytes; inlined into Mask.
 func maskInPlace(b []byte, key [4]byte, pos int) int {
-	maskBytes(b, b, key, pos)
-	return (pos + len(b)) & 3
+	return maskBytes(b, b, key, pos)
 }
 
 // maskImpls lists the implementations available here: only the portable

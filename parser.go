@@ -224,7 +224,7 @@ func (p *parser) payload(dst, src []byte) error {
 // in place and closes the frame.
 func (p *parser) unmaskControl(b []byte) {
 	if p.h.Masked {
-		maskCopy(b, b, p.h.Mask, 0)
+		Mask(b, p.h.Mask, 0)
 	}
 	p.left = 0
 	p.inFrame = false

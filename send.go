@@ -18,11 +18,12 @@ var errControlPayload = errors.New("wsmem: control frame payload longer than 125
 // ws_send). A server joins the header and a small p (under 256 bytes) in
 // the write buffer for one write, and writes a larger p with the header in
 // one vectored write, leaving it untouched; a client masks p while copying
-// it into the write buffer, one pass, and never modifies it. Safe for concurrent use:
-// messages never interleave on the wire. On a connection that negotiated
-// permessage-deflate, messages of at least Compression.Threshold bytes are
-// compressed (add Uncompressed to typ to opt out) and sent as they are
-// when that would not make them smaller. It allocates nothing.
+// it into the write buffer, one pass, and never modifies it. Safe for
+// concurrent use: messages never interleave on the wire. On a connection
+// that negotiated permessage-deflate, messages of at least
+// Compression.Threshold bytes are compressed (add Uncompressed to typ to
+// opt out) and sent as they are when that would not make them smaller. It
+// allocates nothing.
 func (c *Conn) Send(typ Flags, p []byte) error {
 	op := OpBinary
 	if typ&Text != 0 {
