@@ -73,14 +73,14 @@ e2e:
 bench:
 	cd bench && ./run.sh
 
-## asm: regenerate mask_amd64.s and accept_amd64.s from the avo generator in _asm/ (its own module)
+## asm: regenerate mask_amd64.s, accept_amd64.s and ctlmask_amd64.s from the avo generator in _asm/ (its own module)
 asm:
-	cd _asm && $(GO) run . -out ../mask_amd64.s && $(GO) run . -file accept -out ../accept_amd64.s
+	cd _asm && for f in mask accept ctlmask; do $(GO) run . -file $$f -out ../$${f}_amd64.s || exit 1; done
 
-## asm-check: fail if mask_amd64.s or accept_amd64.s differs from a fresh generation
+## asm-check: fail if mask_amd64.s, accept_amd64.s or ctlmask_amd64.s differs from a fresh generation
 asm-check:
 	@tmp=$$(mktemp) && trap 'rm -f "$$tmp"' EXIT && \
-	for f in mask accept; do \
+	for f in mask accept ctlmask; do \
 		(cd _asm && $(GO) run . -file $$f -out "$$tmp") && \
 		if ! diff -u $${f}_amd64.s "$$tmp"; then \
 			echo "$${f}_amd64.s is stale or hand-edited: run 'make asm'" >&2; exit 1; \

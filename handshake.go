@@ -152,37 +152,28 @@ func headEnd(b []byte) int {
 	return -1
 }
 
-// mayEndHead reports whether b holds two LFs two bytes apart, as the blank
-// line of "\r\n\r\n" does: without them headEnd(b) is -1. It costs a
-// dozen branch-free operations per eight bytes, less than headEnd, whose
-// search stops at every line's LF; a head's start holds no such pair.
+// mayEndHead reports whether b holds four control bytes in a row, as the
+// blank line's "\r\n\r\n" is: without them headEnd(b) is -1. The lines of a
+// head hold no control byte but HTAB and their CRLF, so the filter passes
+// only at the head's end or on bytes that are no head at all. It reads the
+// control-byte map of ctlMap, 256 bytes per call, and tests each 64-bit
+// word for a run of four bits, and the joint of each word with the next.
+//
+// Cost: ctlMap's (SIMD on amd64), and a dozen operations per 64 bytes.
 func mayEndHead(b []byte) bool {
-	var acc, prev uint64
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		z := lfMask(binary.LittleEndian.Uint64(b[i:]))
-		acc |= z&(z>>16) | prev>>48&z // pairs inside the word, and across from the last one
-		prev = z
-	}
-	if acc != 0 {
-		return true
-	}
-	for k := max(0, i-2); k+2 < len(b); k++ {
-		if b[k] == '\n' && b[k+2] == '\n' {
-			return true
+	var prev uint64 // the previous word of the map
+	var ctl [4]uint64
+	for at := 0; at < len(b); at += mapWindow {
+		ctlMap(&ctl, b[at:])
+		for _, w := range ctl {
+			joint := prev>>61 | (w&7)<<3 // bits 61..63 of prev, then 0..2 of w
+			if w&(w>>1)&(w>>2)&(w>>3) != 0 || joint&(joint>>1)&(joint>>2)&(joint>>3) != 0 {
+				return true
+			}
+			prev = w
 		}
 	}
 	return false
-}
-
-// lfMask returns the top bit of every byte of x that is an LF, and no other
-// bit. Per byte, y = x^LF is zero when its low seven bits plus 0x7f do not
-// reach bit 7 (that never carries into the next byte) and its own bit 7 is
-// clear.
-func lfMask(x uint64) uint64 {
-	const low7, highs = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
-	y := x ^ 0x0a0a0a0a0a0a0a0a
-	return ^((y&low7 + low7) | y) & highs
 }
 
 // endsHead reports whether the LF at b[k] is the first of "\r\n\r\n".
@@ -252,15 +243,16 @@ func (r *requestHead) extensionLines(dst [][]byte) [][]byte {
 // (414 beyond it). The rules and the order in which faults are reported are
 // in the comment at the top of this file. end is -1 when b does not hold the
 // whole head; status is then 0, or already the answer when a line b holds
-// whole is faulty. Each line's end is found eight bytes at a time by
-// looking for control characters (see ctlIndex), which also checks that the
-// field values hold none but HTAB; the names the handshake reads are
+// whole is faulty. Each line's end is found by looking for control
+// characters in a map of 64 bytes at a time (see lineScanner), which also
+// checks that the field values hold none but HTAB; the names the handshake reads are
 // recognised a word at a time. After a non-zero status the contents of req
 // are unspecified. It allocates nothing.
 func scanRequest(b []byte, req *requestHead, maxTarget int) (end, status int) {
 	*req = requestHead{head: b}
 
-	cr := lineEnd(b, 0)
+	lines := newLineScanner(b)
+	cr := lines.lineEnd(0)
 	if cr < 0 {
 		return lineFault(b, 0, cr)
 	}
@@ -287,7 +279,10 @@ func scanRequest(b []byte, req *requestHead, maxTarget int) (end, status int) {
 	var wsVersion []byte
 	i := cr + 2
 	for {
-		cr = lineEnd(b, i)
+		// The common case, inlined: a CRLF in the map's word that holds i.
+		if cr = lines.peek(i); cr < 0 || cr+1 >= len(b) || b[cr] != '\r' || b[cr+1] != '\n' {
+			cr = lines.lineEnd(i)
+		}
 		if cr < 0 {
 			return lineFault(b, i, cr)
 		}
@@ -396,7 +391,7 @@ func faultAt(b []byte, i, status int) (end, st int) {
 	return -1, status
 }
 
-// lineFault returns what scanRequest answers when lineEnd(b, i) gave res:
+// lineFault returns what scanRequest answers when lineEnd(i) gave res:
 // more bytes are needed, or the line is faulty (400).
 func lineFault(b []byte, i, res int) (end, status int) {
 	if res == lineMore {
@@ -412,12 +407,18 @@ const (
 )
 
 // lineEnd returns the index of the CR of the CRLF that ends the line that
-// starts at b[i]. Before it, the line may hold HTAB but no other control
-// character nor DEL: a bare CR or LF, or any of those, gives lineBad. It
-// gives lineMore when b ends first.
-func lineEnd(b []byte, i int) int {
+// starts at b[i] (b is the scanner's). Before it, the line may hold HTAB but
+// no other control character nor DEL: a bare CR or LF, or any of those,
+// gives lineBad. It gives lineMore when b ends first. Lines must be asked
+// for in order (see next).
+func (s *lineScanner) lineEnd(i int) int {
+	b := s.b
 	for {
-		i = ctlIndex(b, i)
+		if j := s.peek(i); j >= 0 {
+			i = j
+		} else {
+			i = s.next(i)
+		}
 		switch {
 		case i == len(b):
 			return lineMore
@@ -433,29 +434,6 @@ func lineEnd(b []byte, i int) int {
 			return lineBad
 		}
 	}
-}
-
-// ctlIndex returns the index of the first byte of b at or after i that is a
-// control character (below 0x20) or DEL, or len(b) when there is none. It
-// tests eight bytes at a time: in x-0x20 per byte, a byte below 0x20 borrows
-// and sets its top bit, and x^0x7f is zero where x is DEL. A borrow can only
-// flag bytes above a byte that is itself flagged, so the lowest flag is
-// exact.
-func ctlIndex(b []byte, i int) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		del := x ^ 0x7f*ones
-		if m := ((x-0x20*ones)&^x | (del-ones)&^del) & highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c < ' ' || c == 0x7f {
-			return i
-		}
-	}
-	return len(b)
 }
 
 // The header fields scanRequest reads, as fieldName tells them apart.

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// naiveCtlIndex is ctlIndex byte by byte.
+// naiveCtlIndex is lineScanner.next byte by byte.
 func naiveCtlIndex(b []byte, i int) int {
 	for ; i < len(b); i++ {
 		if b[i] < ' ' || b[i] == 0x7f {
@@ -24,11 +24,26 @@ func naiveHeadEnd(b []byte) int {
 	return -1
 }
 
-// TestCtlIndex compares the word-at-a-time search with the byte loop: every
-// byte value at every position of inputs up to 24 bytes, from every start,
-// over fillers at the edges of the ranges, and random inputs rich in
-// control characters.
-func TestCtlIndex(t *testing.T) {
+// TestLineScannerNext compares lineScanner.next with the byte loop: every
+// byte value at every position of inputs up to 24 bytes, from every start
+// (with a fresh scanner, and with one scanner walking forward), over
+// fillers at the edges of the ranges, and random inputs up to 700 bytes (windows of 256)
+// rich in control characters.
+func TestLineScannerNext(t *testing.T) {
+	check := func(b []byte) {
+		t.Helper()
+		walk := newLineScanner(b)
+		for i := 0; i <= len(b); i++ {
+			fresh := newLineScanner(b)
+			want := naiveCtlIndex(b, i)
+			if got := fresh.next(i); got != want {
+				t.Fatalf("next(%q, %d) = %d, want %d", b, i, got, want)
+			}
+			if got := walk.next(i); got != want {
+				t.Fatalf("next(%q, %d) walking = %d, want %d", b, i, got, want)
+			}
+		}
+	}
 	for n := 0; n <= 24; n++ {
 		for pos := 0; pos < max(n, 1); pos++ {
 			for c := 0; c < 256; c++ {
@@ -37,27 +52,23 @@ func TestCtlIndex(t *testing.T) {
 					if n > 0 {
 						b[pos] = byte(c)
 					}
-					for i := 0; i <= n; i++ {
-						if got, want := ctlIndex(b, i), naiveCtlIndex(b, i); got != want {
-							t.Fatalf("ctlIndex(%q, %d) = %d, want %d", b, i, got, want)
-						}
-					}
+					check(b)
 				}
 			}
 		}
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte{'a', ' ', '\t', '\r', '\n', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff, 0x9f, 0xa0}
-	for range 20000 {
-		b := make([]byte, r.IntN(40))
+	for range 5000 {
+		b := make([]byte, r.IntN(700))
 		for k := range b {
-			b[k] = alphabet[r.IntN(len(alphabet))]
-		}
-		for i := 0; i <= len(b); i++ {
-			if got, want := ctlIndex(b, i), naiveCtlIndex(b, i); got != want {
-				t.Fatalf("ctlIndex(%q, %d) = %d, want %d", b, i, got, want)
+			if r.IntN(8) == 0 {
+				b[k] = alphabet[r.IntN(len(alphabet))]
+			} else {
+				b[k] = 'a'
 			}
 		}
+		check(b)
 	}
 }
 
@@ -133,25 +144,43 @@ func TestResponseLengths(t *testing.T) {
 	}
 }
 
-// TestMayEndHead compares the branch-free filter with the byte loop on
-// random inputs, and checks that it never misses a head's end.
+// TestMayEndHead compares the filter with the byte loop on random inputs
+// up to 600 bytes (the map's windows are 256), and checks that it never
+// misses a head's end.
 func TestMayEndHead(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	alphabet := []byte{'\r', '\n', 0x0b, 'a', 0x8a, 0x0a ^ 0x80}
-	for range 200000 {
-		b := make([]byte, r.IntN(48))
+	alphabet := []byte{'\r', '\n', 0x0b, 0x7f, '\t', 0x1f}
+	outcomes := map[bool]int{}
+	for range 20000 {
+		b := make([]byte, r.IntN(600))
+		density := []int{2, 4, 10, 40}[r.IntN(4)] // one byte in density is a control byte
 		for k := range b {
-			b[k] = alphabet[r.IntN(len(alphabet))]
+			if r.IntN(density) == 0 {
+				b[k] = alphabet[r.IntN(len(alphabet))]
+			} else {
+				b[k] = 'a' + byte(r.IntN(26))
+			}
+		}
+		if r.IntN(4) == 0 && len(b) >= 4 { // a head's end, somewhere
+			copy(b[r.IntN(len(b)-3):], "\r\n\r\n")
 		}
 		want := false
-		for k := 0; k+2 < len(b); k++ {
-			want = want || b[k] == '\n' && b[k+2] == '\n'
+		for k := 0; k+3 < len(b); k++ {
+			run := true
+			for _, c := range b[k : k+4] {
+				run = run && (c < ' ' || c == 0x7f)
+			}
+			want = want || run
 		}
 		if got := mayEndHead(b); got != want {
 			t.Fatalf("mayEndHead(%q) = %v, want %v", b, got, want)
 		}
 		if headEnd(b) >= 0 && !want {
-			t.Fatalf("headEnd(%q) found an end without an LF pair", b)
+			t.Fatalf("headEnd(%q) found an end without four control bytes in a row", b)
 		}
+		outcomes[want]++
+	}
+	if outcomes[false] < 1000 || outcomes[true] < 1000 {
+		t.Fatalf("outcomes %v: the inputs do not exercise both answers", outcomes)
 	}
 }

@@ -1,12 +1,14 @@
 // Command _asm generates ../mask_amd64.s, the SIMD kernels behind
-// wsmem.Mask and maskCopy on amd64, and with -file accept
+// wsmem.Mask and maskCopy on amd64; with -file accept
 // ../accept_amd64.s, the SHA-1 of the handshake's accept value (accept.go
-// in this directory).
+// in this directory); and with -file ctlmask ../ctlmask_amd64.s, the
+// control-byte map of the handshake's line scanner (ctlmask.go).
 //
 // Run it from this directory:
 //
 //	go run . -out ../mask_amd64.s
 //	go run . -file accept -out ../accept_amd64.s
+//	go run . -file ctlmask -out ../ctlmask_amd64.s
 //
 // Without -out it writes the assembly to standard output, which is how the
 // asm-check make recipe compares a fresh run with the committed file. The
@@ -89,7 +91,7 @@ func main() {
 	// this command parses a private set.
 	fs := flag.NewFlagSet("_asm", flag.ExitOnError)
 	out := fs.String("out", "", "write the assembly to this file instead of standard output")
-	file := fs.String("file", "mask", "the file to generate: mask (mask_amd64.s) or accept (accept_amd64.s)")
+	file := fs.String("file", "mask", "the file to generate: mask (mask_amd64.s), accept (accept_amd64.s) or ctlmask (ctlmask_amd64.s)")
 	_ = fs.Parse(os.Args[1:])
 
 	c := build.NewContext()
@@ -111,8 +113,11 @@ func main() {
 		acceptKernel(c)
 		cpuidKernel(c)
 		doc = acceptDoc
+	case "ctlmask":
+		ctlMapKernel(c)
+		doc = ctlMaskDoc
 	default:
-		log.Fatalf("unknown -file %q: want mask or accept", *file)
+		log.Fatalf("unknown -file %q: want mask, accept or ctlmask", *file)
 	}
 
 	var buf bytes.Buffer
