@@ -5,8 +5,9 @@ import (
 	"math/bits"
 )
 
-// ctlMaskGeneric is the portable ctlMask: bit j of the result is set when
-// b[j], j < min(len(b), 64), is a control byte (below 0x20) or DEL (0x7f).
+// ctlMaskGeneric returns the control-byte map of b's first 64 bytes: bit j
+// is set when b[j], j < min(len(b), 64), is a control byte (below 0x20) or
+// DEL (0x7f).
 // Per eight bytes it flags the two classes exactly, with no carry between
 // bytes (a byte is below 0x20 when its top bit is clear and its low seven
 // bits plus 0x60 do not reach bit 7; it is DEL when it XORs to zero with

@@ -244,10 +244,10 @@ func (r *requestHead) extensionLines(dst [][]byte) [][]byte {
 // in the comment at the top of this file. end is -1 when b does not hold the
 // whole head; status is then 0, or already the answer when a line b holds
 // whole is faulty. Each line's end is found by looking for control
-// characters in a map of 64 bytes at a time (see lineScanner), which also
-// checks that the field values hold none but HTAB; the names the handshake reads are
-// recognised a word at a time. After a non-zero status the contents of req
-// are unspecified. It allocates nothing.
+// characters in a map of them made 256 bytes at a time (see lineScanner),
+// which also checks that the field values hold none but HTAB; the names the
+// handshake reads are recognised a word at a time. After a non-zero status
+// the contents of req are unspecified. It allocates nothing.
 func scanRequest(b []byte, req *requestHead, maxTarget int) (end, status int) {
 	*req = requestHead{head: b}
 
