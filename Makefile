@@ -32,9 +32,10 @@ vet:
 	GOARCH=arm64 $(GO) vet ./...
 	@for m in $(SUBMODULES); do echo "go vet in $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
-## lint: staticcheck, pinned
+## lint: staticcheck, pinned, on the default and the purego build
 lint:
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags purego ./...
 	@for m in examples/eventloop/ interop/; do echo "staticcheck in $$m"; (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
 
 unit:

@@ -51,7 +51,7 @@ func benchBuf(n, off int) []byte {
 //
 // Cost: 70 sub-benchmarks on a CPU with AVX-512.
 func BenchmarkMask(b *testing.B) {
-	b.Cleanup(func() { setMaskImpl("") })
+	b.Cleanup(func() { _ = setMaskImpl("") })
 	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
 	for _, sz := range benchSizes {
 		for _, off := range []int{0, 3} {
@@ -96,7 +96,7 @@ func BenchmarkMask(b *testing.B) {
 //
 // Cost: 60 sub-benchmarks on a CPU with AVX-512.
 func BenchmarkMaskCopy(b *testing.B) {
-	b.Cleanup(func() { setMaskImpl("") })
+	b.Cleanup(func() { _ = setMaskImpl("") })
 	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
 	const header = 14
 	for _, sz := range benchSizes {

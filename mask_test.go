@@ -33,7 +33,7 @@ type maskImpl struct {
 //
 // Cost: a few small closures.
 func testImpls(t testing.TB) []maskImpl {
-	t.Cleanup(func() { setMaskImpl("") })
+	t.Cleanup(func() { _ = setMaskImpl("") })
 	impls := []maskImpl{{name: "generic-direct", mask: maskGeneric, maskCopy: maskCopyGeneric}}
 	for _, name := range maskImpls() {
 		impls = append(impls, maskImpl{
@@ -404,7 +404,7 @@ func TestMaskImplsSwitch(t *testing.T) {
 	if len(names) == 0 {
 		t.Fatal("maskImpls() is empty")
 	}
-	t.Cleanup(func() { setMaskImpl("") })
+	t.Cleanup(func() { _ = setMaskImpl("") })
 	for _, name := range names {
 		if !setMaskImpl(name) {
 			t.Errorf("setMaskImpl(%q) = false", name)
