@@ -99,7 +99,7 @@ func (c *Conn) sendCloseBounded(code StatusCode) {
 	if c.has(stateSentClose | stateClosed) {
 		return
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.closeTimeout()))
+	_ = c.nc.SetWriteDeadline(deadlineAfter(c.cfg.closeTimeout()))
 	c.wmu.Lock()
 	if c.writeErr == nil && !c.has(stateSentClose) {
 		_ = c.sendClose(code, nil)
@@ -162,7 +162,7 @@ func (c *Conn) Close() error {
 	}
 	if c.wmu.TryLock() {
 		if c.sendState() == nil {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(closeFrameWait))
+			_ = c.nc.SetWriteDeadline(deadlineAfter(closeFrameWait))
 			_ = c.sendClose(StatusNormal, nil)
 		}
 		c.wmu.Unlock()
@@ -212,7 +212,7 @@ func (c *Conn) Detach(code StatusCode, reason []byte) (net.Conn, error) {
 		c.shutdown()
 		return nil, err
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.cfg.closeTimeout()))
+	_ = c.nc.SetReadDeadline(deadlineAfter(c.cfg.closeTimeout()))
 	for !c.has(stateRecvClose) {
 		if c.messageOpen() {
 			if _, err = c.skip(); err == nil {

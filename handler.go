@@ -108,7 +108,7 @@ func (c *Conn) armHeartbeat() {
 	if wait <= 0 || (idle > 0 && idle < wait) {
 		wait = idle
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+	_ = c.nc.SetReadDeadline(deadlineAfter(wait))
 }
 
 // quiet handles a read deadline of serveHeartbeat: it notes whether the

@@ -85,7 +85,7 @@ func (c *Conn) linger() {
 	if !ok || c.has(stateClosed) || cw.CloseWrite() != nil {
 		return
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(min(lingerTime, c.cfg.closeTimeout())))
+	_ = c.nc.SetReadDeadline(deadlineAfter(min(lingerTime, c.cfg.closeTimeout())))
 	for n := 0; n < lingerBytes; {
 		m, err := c.nc.Read(c.scratch[:])
 		n += m
