@@ -72,6 +72,8 @@ func newLineScanner(b []byte) lineScanner { return lineScanner{b: b, base: len(b
 
 // peek returns the index of the first control byte or DEL at or after i
 // when the word of the map that holds i has one, else -1.
+//
+// Cost: a compare, a shift and a trailing zero count; inlined.
 func (s *lineScanner) peek(i int) int {
 	d := uint(i - s.base)
 	if d >= mapWindow {
@@ -85,10 +87,12 @@ func (s *lineScanner) peek(i int) int {
 }
 
 // next returns the index of the first control byte or DEL of b at or after
-// i, or len(b) when there is none. i may not be below the i of an earlier
-// call. It walks the words of the map from the one that holds i, and maps
-// the next window from i when i is past the mapped one. (peek is the
-// inlined first step.)
+// i, or len(b) when there is none. It walks the words of the map from the
+// one that holds i, and maps a new window from i when i is outside the
+// mapped one, so it is cheapest when calls go forward, as a parse's do.
+// (peek is the inlined first step.)
+//
+// Cost: a few operations per 64 bytes walked, and ctlMap's per window.
 func (s *lineScanner) next(i int) int {
 	b := s.b
 	for i < len(b) {

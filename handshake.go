@@ -409,7 +409,7 @@ const (
 // lineEnd returns the index of the CR of the CRLF that ends the line that
 // starts at b[i] (b is the scanner's). Before it, the line may hold HTAB but
 // no other control character nor DEL: a bare CR or LF, or any of those,
-// gives lineBad. It gives lineMore when b ends first. Lines must be asked
+// gives lineBad. It gives lineMore when b ends first. Lines are best asked
 // for in order (see next).
 func (s *lineScanner) lineEnd(i int) int {
 	b := s.b
