@@ -26,12 +26,18 @@ func naiveHeadEnd(b []byte) int {
 
 // TestLineScannerNext compares lineScanner.next with the byte loop: every
 // byte value at every position of inputs up to 24 bytes, from every start
-// (with a fresh scanner, and with one scanner walking forward), over
+// (with a fresh scanner, and with one scanner walking forward or back), over
 // fillers at the edges of the ranges, and random inputs up to 700 bytes (windows of 256)
 // rich in control characters.
 func TestLineScannerNext(t *testing.T) {
 	check := func(b []byte) {
 		t.Helper()
+		back := newLineScanner(b) // calls going backwards map again
+		for i := len(b); i >= 0; i-- {
+			if got, want := back.next(i), naiveCtlIndex(b, i); got != want {
+				t.Fatalf("next(%q, %d) walking back = %d, want %d", b, i, got, want)
+			}
+		}
 		walk := newLineScanner(b)
 		for i := 0; i <= len(b); i++ {
 			fresh := newLineScanner(b)
