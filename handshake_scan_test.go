@@ -26,9 +26,9 @@ func naiveHeadEnd(b []byte) int {
 
 // TestLineScannerNext compares lineScanner.next with the byte loop: every
 // byte value at every position of inputs up to 24 bytes, from every start
-// (with a fresh scanner, and with one scanner walking forward or back), over
-// fillers at the edges of the ranges, and random inputs up to 700 bytes (windows of 256)
-// rich in control characters.
+// (with a fresh scanner, and with one scanner walking forward or back),
+// over fillers at the edges of the ranges, and random inputs up to 700
+// bytes (the map's windows are 256) rich in control characters.
 func TestLineScannerNext(t *testing.T) {
 	check := func(b []byte) {
 		t.Helper()
