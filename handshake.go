@@ -414,11 +414,7 @@ const (
 func (s *lineScanner) lineEnd(i int) int {
 	b := s.b
 	for {
-		if j := s.peek(i); j >= 0 {
-			i = j
-		} else {
-			i = s.next(i)
-		}
+		i = s.next(i)
 		switch {
 		case i == len(b):
 			return lineMore

@@ -62,11 +62,9 @@ func ctlMapKernel(c *build.Context) {
 
 	// broadcast returns a vector of 16 copies of byte b.
 	broadcast := func(b uint64) reg.VecVirtual {
-		t, v := c.GP64(), c.XMM()
+		t := c.GP64()
 		c.MOVQ(operand.U64(b*0x0101010101010101), t)
-		c.MOVQ(t, v)
-		c.PUNPCKLQDQ(v, v)
-		return v
+		return broadcastXMM(c, t)
 	}
 	limit := broadcast(0x1f) // the highest control byte
 	del := broadcast(0x7f)

@@ -159,12 +159,7 @@ func isas(c *build.Context) []vecISA {
 			doc:   "16-byte vectors, 64 bytes per loop iteration (SSE2, the amd64 baseline)",
 			width: 16,
 			alloc: func() reg.VecVirtual { return c.XMM() },
-			bcast: func(c *build.Context, r reg.GPVirtual) reg.VecVirtual {
-				v := c.XMM()
-				c.MOVQ(r, v)
-				c.PUNPCKLQDQ(v, v)
-				return v
-			},
+			bcast: broadcastXMM,
 			xorLoad: func(c *build.Context, m operand.Mem, key, v reg.VecVirtual) {
 				// Legacy SSE memory operands must be aligned, so load first.
 				c.MOVOU(m, v)
@@ -208,6 +203,17 @@ func isas(c *build.Context) []vecISA {
 			vzero: true,
 		},
 	}
+}
+
+// broadcastXMM emits the SSE2 broadcast of the 64-bit word in r to both
+// halves of a new XMM register, and returns that register.
+//
+// Cost (of the emitted code): a move and an unpack.
+func broadcastXMM(c *build.Context, r reg.GPVirtual) reg.VecVirtual {
+	v := c.XMM()
+	c.MOVQ(r, v)
+	c.PUNPCKLQDQ(v, v)
+	return v
 }
 
 // unroll is the number of vectors the main loop handles per iteration.
