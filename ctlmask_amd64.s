@@ -22,18 +22,19 @@
 // Requires: CMOV, SSE2
 TEXT ·ctlMap(SB), NOSPLIT|NOFRAME, $0-32
 	MOVQ out+0(FP), AX
-	MOVQ b_base+8(FP), BX
-	MOVQ b_len+16(FP), DX
+	MOVQ b_base+8(FP), DX
+	MOVQ b_len+16(FP), BX
 
 	// n = min(len(b), 256); out = 0.
 	MOVQ       $0x00000100, CX
-	CMPQ       DX, CX
-	CMOVQHI    CX, DX
-	PXOR       X0, X0
-	MOVOU      X0, (AX)
-	MOVOU      X0, 16(AX)
+	CMPQ       BX, CX
+	CMOVQHI    CX, BX
+	MOVQ       $0x00000000, (AX)
+	MOVQ       $0x00000000, 8(AX)
+	MOVQ       $0x00000000, 16(AX)
+	MOVQ       $0x00000000, 24(AX)
 	XORQ       SI, SI
-	CMPQ       DX, $0x10
+	CMPQ       BX, $0x10
 	JB         bytes
 	MOVQ       $0x1f1f1f1f1f1f1f1f, CX
 	MOVQ       CX, X0
@@ -42,79 +43,99 @@ TEXT ·ctlMap(SB), NOSPLIT|NOFRAME, $0-32
 	MOVQ       CX, X1
 	PUNPCKLQDQ X1, X1
 
-	// 64 bytes per iteration while that many remain.
+	// 64 bytes per iteration while that many remain, four masks joined
+	// into one word of out (one 64-bit store, which later 64-bit loads can
+	// take straight from the store buffer).
 loop64:
-	LEAQ     64(SI), CX
-	CMPQ     CX, DX
-	JA       loop16
-	MOVOU    (BX)(SI*1), X2
+	LEAQ     64(SI), DI
+	CMPQ     DI, BX
+	JA       tail
+	MOVOU    (DX)(SI*1), X2
 	MOVO     X2, X3
 	PMINUB   X0, X3
 	PCMPEQB  X2, X3
 	PCMPEQB  X1, X2
 	POR      X3, X2
-	PMOVMSKB X2, DI
-	MOVW     DI, (AX)
-	MOVOU    16(BX)(SI*1), X2
+	PMOVMSKB X2, CX
+	MOVOU    16(DX)(SI*1), X2
 	MOVO     X2, X3
 	PMINUB   X0, X3
 	PCMPEQB  X2, X3
 	PCMPEQB  X1, X2
 	POR      X3, X2
-	PMOVMSKB X2, DI
-	MOVW     DI, 2(AX)
-	MOVOU    32(BX)(SI*1), X2
+	PMOVMSKB X2, R8
+	SHLQ     $0x10, R8
+	ORQ      R8, CX
+	MOVOU    32(DX)(SI*1), X2
 	MOVO     X2, X3
 	PMINUB   X0, X3
 	PCMPEQB  X2, X3
 	PCMPEQB  X1, X2
 	POR      X3, X2
-	PMOVMSKB X2, DI
-	MOVW     DI, 4(AX)
-	MOVOU    48(BX)(SI*1), X2
+	PMOVMSKB X2, R8
+	SHLQ     $0x20, R8
+	ORQ      R8, CX
+	MOVOU    48(DX)(SI*1), X2
 	MOVO     X2, X3
 	PMINUB   X0, X3
 	PCMPEQB  X2, X3
 	PCMPEQB  X1, X2
 	POR      X3, X2
 	PMOVMSKB X2, SI
-	MOVW     SI, 6(AX)
-	MOVQ     CX, SI
+	SHLQ     $0x30, SI
+	ORQ      SI, CX
+	MOVQ     CX, (AX)
+	MOVQ     DI, SI
 	ADDQ     $0x08, AX
 	JMP      loop64
 
-	// Then 16 bytes at a time.
+	// Fewer than 64 bytes remain: their masks gather in acc, at bit
+	// CX, and go to the next word of out in one store.
+tail:
+	CMPQ SI, BX
+	JAE  done
+	XORQ R8, R8
+	XORL CX, CX
+
+	// 16 bytes at a time.
 loop16:
-	LEAQ     16(SI), CX
-	CMPQ     CX, DX
+	LEAQ     16(SI), DI
+	CMPQ     DI, BX
 	JA       last
-	MOVOU    (BX)(SI*1), X2
+	MOVOU    (DX)(SI*1), X2
 	MOVO     X2, X3
 	PMINUB   X0, X3
 	PCMPEQB  X2, X3
 	PCMPEQB  X1, X2
 	POR      X3, X2
 	PMOVMSKB X2, SI
-	MOVW     SI, (AX)
-	MOVQ     CX, SI
-	ADDQ     $0x02, AX
+	SHLQ     CL, SI
+	ORQ      SI, R8
+	ADDL     $0x10, CX
+	MOVQ     DI, SI
 	JMP      loop16
 
-	// The last n-at < 16 bytes: the 16 that end b[:n], shifted down by
-	// the at+16-n bytes mapped already.
+	// The last n-at < 16 bytes: the 16 that end b[:n], shifted up to
+	// bit CX, then down by the at+16-n bytes mapped already. Those bytes'
+	// bits land on their own (equal) bits in acc, or fall off the word.
 last:
-	CMPQ     SI, DX
-	JAE      done
-	MOVOU    -16(BX)(DX*1), X2
+	CMPQ     SI, BX
+	JAE      store
+	MOVOU    -16(DX)(BX*1), X2
 	MOVO     X2, X3
 	PMINUB   X0, X3
 	PCMPEQB  X2, X3
 	PCMPEQB  X1, X2
 	POR      X3, X2
-	PMOVMSKB X2, BX
-	SUBQ     DX, CX
-	SHRL     CL, BX
-	MOVW     BX, (AX)
+	PMOVMSKB X2, DX
+	SUBQ     BX, DI
+	SHLQ     CL, DX
+	MOVQ     DI, CX
+	SHRQ     CL, DX
+	ORQ      DX, R8
+
+store:
+	MOVQ R8, (AX)
 
 done:
 	RET
@@ -124,9 +145,9 @@ bytes:
 	XORQ CX, CX
 
 byteLoop:
-	CMPQ    SI, DX
+	CMPQ    SI, BX
 	JAE     bytesDone
-	MOVBLZX (BX)(SI*1), DI
+	MOVBLZX (DX)(SI*1), DI
 	CMPL    DI, $0x20
 	JB      flag
 	CMPL    DI, $0x7f

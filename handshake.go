@@ -165,7 +165,8 @@ func mayEndHead(b []byte) bool {
 	var ctl [4]uint64
 	for at := 0; at < len(b); at += mapWindow {
 		ctlMap(&ctl, b[at:])
-		for _, w := range ctl {
+		for k := range ctl { // by index: a range over the array would copy it with 16-byte loads, which stall on ctlMap's 8-byte stores
+			w := ctl[k]
 			joint := prev>>61 | (w&7)<<3 // bits 61..63 of prev, then 0..2 of w
 			if w&(w>>1)&(w>>2)&(w>>3) != 0 || joint&(joint>>1)&(joint>>2)&(joint>>3) != 0 {
 				return true

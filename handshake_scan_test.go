@@ -48,6 +48,11 @@ func TestLineScannerNext(t *testing.T) {
 			if got := walk.next(i); got != want {
 				t.Fatalf("next(%q, %d) walking = %d, want %d", b, i, got, want)
 			}
+			// peek sees the 64 bytes from i, within the mapped window.
+			inWindow := i >= walk.base && want < len(b) && want-walk.base < mapWindow
+			if got := walk.peek(i); got != want && (got != -1 || want-i < 64 && inWindow) {
+				t.Fatalf("peek(%q, %d) after next = %d, want %d", b, i, got, want)
+			}
 		}
 	}
 	for n := 0; n <= 24; n++ {

@@ -33,9 +33,9 @@ var ctlMaskDoc = []string{
 // baseline, so it needs no CPU check.
 //
 // Cost (of the emitted code): two stores to clear out; then per 16 bytes
-// one unaligned load, five vector operations, a PMOVMSKB and a 16-bit
-// store, 64 bytes per loop iteration; below 16 bytes a compare or two per
-// byte; no frame.
+// one unaligned load, five vector operations, a PMOVMSKB, a shift and an
+// OR, 64 bytes per loop iteration and one 64-bit store per word of out;
+// below 16 bytes a compare or two per byte; no frame.
 func ctlMapKernel(c *build.Context) {
 	c.Function("ctlMap")
 	c.Attributes(attr.NOSPLIT | attr.NOFRAME)
@@ -50,10 +50,9 @@ func ctlMapKernel(c *build.Context) {
 	c.MOVQ(operand.U32(256), window)
 	c.CMPQ(n, window)
 	c.CMOVQHI(window, n)
-	zero := c.XMM()
-	c.PXOR(zero, zero)
-	c.MOVOU(zero, operand.Mem{Base: out})
-	c.MOVOU(zero, operand.Mem{Base: out, Disp: 16})
+	for k := range 4 {
+		c.MOVQ(operand.U32(0), operand.Mem{Base: out, Disp: 8 * k})
+	}
 
 	at, end := c.GP64(), c.GP64() // at: bytes mapped so far
 	c.XORQ(at, at)
@@ -83,47 +82,66 @@ func ctlMapKernel(c *build.Context) {
 		return bits
 	}
 
-	c.Comment("64 bytes per iteration while that many remain.")
+	c.Comment("64 bytes per iteration while that many remain, four masks joined",
+		"into one word of out (one 64-bit store, which later 64-bit loads can",
+		"take straight from the store buffer).")
 	c.Label("loop64")
 	c.LEAQ(operand.Mem{Base: at, Disp: 64}, end)
 	c.CMPQ(end, n)
-	c.JA(operand.LabelRef("loop16"))
-	for k := range 4 {
+	c.JA(operand.LabelRef("tail"))
+	word := chunk(operand.Mem{Base: p, Index: at, Scale: 1})
+	for k := 1; k < 4; k++ {
 		bits := chunk(operand.Mem{Base: p, Index: at, Scale: 1, Disp: 16 * k})
-		c.MOVW(bits.As16(), operand.Mem{Base: out, Disp: 2 * k})
+		c.SHLQ(operand.U8(16*k), bits)
+		c.ORQ(bits, word)
 	}
+	c.MOVQ(word, operand.Mem{Base: out})
 	c.MOVQ(end, at)
 	c.ADDQ(operand.U8(8), out)
 	c.JMP(operand.LabelRef("loop64"))
 
-	c.Comment("Then 16 bytes at a time.")
+	c.Comment("Fewer than 64 bytes remain: their masks gather in acc, at bit",
+		"CX, and go to the next word of out in one store.")
+	c.Label("tail")
+	c.CMPQ(at, n)
+	c.JAE(operand.LabelRef("done"))
+	acc := c.GP64()
+	c.XORQ(acc, acc)
+	c.XORL(reg.ECX, reg.ECX)
+
+	c.Comment("16 bytes at a time.")
 	c.Label("loop16")
 	c.LEAQ(operand.Mem{Base: at, Disp: 16}, end)
 	c.CMPQ(end, n)
 	c.JA(operand.LabelRef("last"))
 	bits := chunk(operand.Mem{Base: p, Index: at, Scale: 1})
-	c.MOVW(bits.As16(), operand.Mem{Base: out})
+	c.SHLQ(reg.CL, bits)
+	c.ORQ(bits, acc)
+	c.ADDL(operand.U8(16), reg.ECX)
 	c.MOVQ(end, at)
-	c.ADDQ(operand.U8(2), out)
 	c.JMP(operand.LabelRef("loop16"))
 
-	c.Comment("The last n-at < 16 bytes: the 16 that end b[:n], shifted down by",
-		"the at+16-n bytes mapped already.")
+	c.Comment("The last n-at < 16 bytes: the 16 that end b[:n], shifted up to",
+		"bit CX, then down by the at+16-n bytes mapped already. Those bytes'",
+		"bits land on their own (equal) bits in acc, or fall off the word.")
 	c.Label("last")
 	c.CMPQ(at, n)
-	c.JAE(operand.LabelRef("done"))
+	c.JAE(operand.LabelRef("store"))
 	last := chunk(operand.Mem{Base: p, Index: n, Scale: 1, Disp: -16})
+	c.SUBQ(n, end) // at+16-n
+	c.SHLQ(reg.CL, last)
 	c.MOVQ(end, reg.RCX)
-	c.SUBQ(n, reg.RCX)
-	c.SHRL(reg.CL, last.As32())
-	c.MOVW(last.As16(), operand.Mem{Base: out})
+	c.SHRQ(reg.CL, last)
+	c.ORQ(last, acc)
+	c.Label("store")
+	c.MOVQ(acc, operand.Mem{Base: out})
 	c.Label("done")
 	c.RET()
 
 	c.Comment("Fewer than 16 bytes: one at a time, into the first word.")
 	c.Label("bytes")
-	acc, x := c.GP64(), c.GP32()
-	c.XORQ(acc, acc)
+	few, x := c.GP64(), c.GP32()
+	c.XORQ(few, few)
 	c.Label("byteLoop")
 	c.CMPQ(at, n)
 	c.JAE(operand.LabelRef("bytesDone"))
@@ -133,11 +151,11 @@ func ctlMapKernel(c *build.Context) {
 	c.CMPL(x, operand.U8(0x7f))
 	c.JNE(operand.LabelRef("next"))
 	c.Label("flag")
-	c.BTSQ(at, acc)
+	c.BTSQ(at, few)
 	c.Label("next")
 	c.INCQ(at)
 	c.JMP(operand.LabelRef("byteLoop"))
 	c.Label("bytesDone")
-	c.MOVQ(acc, operand.Mem{Base: out})
+	c.MOVQ(few, operand.Mem{Base: out})
 	c.RET()
 }
