@@ -6,22 +6,21 @@ import "crypto/sha1"
 // Sec-WebSocket-Key that validKey accepted: the base64 of the SHA-1 of the
 // key followed by the RFC 6455 GUID. It allocates nothing.
 //
-// Cost: the two SHA-1 blocks (with SHA-NI on amd64, see accept_amd64.s)
-// and 28 table lookups.
+// Cost: see acceptValue.
 func acceptKey(key *[24]byte) [28]byte {
-	var sum [20]byte
-	acceptSum(key, &sum)
-	return encodeAccept(&sum)
+	var out [28]byte
+	acceptValue(key, &out)
+	return out
 }
 
-// acceptSumGeneric sets sum to the SHA-1 of key followed by the GUID, with
-// crypto/sha1: the portable twin of sha1Accept and the reference the tests
-// compare it with.
-func acceptSumGeneric(key *[24]byte, sum *[20]byte) {
+// acceptValueGeneric sets out to the accept value for key with crypto/sha1
+// and encodeAccept: the portable twin of acceptValueAsm.
+func acceptValueGeneric(key *[24]byte, out *[28]byte) {
 	var in [24 + len(acceptGUID)]byte
 	copy(in[:24], key[:])
 	copy(in[24:], acceptGUID)
-	*sum = sha1.Sum(in[:])
+	sum := sha1.Sum(in[:])
+	*out = encodeAccept(&sum)
 }
 
 // base64Alphabet is the standard base64 alphabet (RFC 4648 section 4).

@@ -2,9 +2,11 @@
 
 package wsmem
 
-// acceptSum sets sum to the SHA-1 of key followed by the GUID: the
+// acceptValue sets out to the Sec-WebSocket-Accept value for key: the
 // portable code is the only one here.
-func acceptSum(key *[24]byte, sum *[20]byte) { acceptSumGeneric(key, sum) }
+//
+// Cost: crypto/sha1's two blocks and encodeAccept's 28 lookups.
+func acceptValue(key *[24]byte, out *[28]byte) { acceptValueGeneric(key, out) }
 
 // acceptHasAsm and setAcceptAsm let tests run both implementations; there
 // is only one here.

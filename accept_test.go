@@ -13,7 +13,7 @@ func refAccept(key []byte) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// acceptImpls runs f once per implementation of acceptSum this CPU has,
+// acceptImpls runs f once per implementation of acceptValue this CPU has,
 // named.
 func acceptImpls(t *testing.T, f func(t *testing.T)) {
 	t.Run("best", f)

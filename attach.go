@@ -257,12 +257,12 @@ func (c *Conn) answerRequest(buf []byte) (n int, answer []byte, pb *pooledBuffer
 // extStatus to refuse with) to a request scanRequest parsed with status, and
 // builds the answer as answerRequest describes.
 func (c *Conn) answerHead(req *requestHead, status int, params deflateParams, deflate bool, extStatus int) (answer []byte, pb *pooledBuffer, err error) {
-	// The hash goes first: its rounds are one chain of dependent
-	// instructions, and the checks below, which do not wait for it, run
-	// beside it.
-	var sum [20]byte
+	// The accept value goes first: its hash rounds are one chain of
+	// dependent instructions, and the checks below, which do not wait for
+	// it, run beside it.
+	var accept [28]byte
 	if status == 0 {
-		acceptSum((*[24]byte)(req.key), &sum) // scanRequest checked its length and alphabet
+		acceptValue((*[24]byte)(req.key), &accept) // scanRequest checked its length and alphabet
 	}
 	if status == 0 && len(req.target)+len(req.host) > c.nameLimit() {
 		status = 414
@@ -289,7 +289,6 @@ func (c *Conn) answerHead(req *requestHead, status int, params deflateParams, de
 		size += len("Sec-WebSocket-Extensions: \r\n") + maxDeflateResponse
 	}
 	answer, pb = c.answerBuffer(size)
-	accept := encodeAccept(&sum)
 	answer = appendAcceptResponse(answer, &accept, protocol, nil)
 	if deflate { // inserted before the final CRLF, straight from params
 		answer = append(answer[:len(answer)-2], "Sec-WebSocket-Extensions: "...)

@@ -21,8 +21,8 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 	if st == nil {
 		st = new(Storage)
 	}
-	var sum [20]byte // the accept value's hash, started in checkUpgrade
-	status, protocols := checkUpgrade(r, cfg, st, &sum)
+	var accept [28]byte // the accept value, started in checkUpgrade
+	status, protocols := checkUpgrade(r, cfg, st, &accept)
 	if status != 0 {
 		switch status {
 		case 405:
@@ -60,7 +60,6 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 		c.enableDeflate(params)
 		ext = appendDeflateResponse(extBuf[:0], params)
 	}
-	accept := encodeAccept(&sum)
 	_ = nc.SetWriteDeadline(deadline)
 	// Nothing is buffered yet: the answer is assembled in the read buffer.
 	buf, pb := c.answerBuffer(acceptResponseLen(protocol, ext))
@@ -83,11 +82,11 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 
 // checkUpgrade applies the opening handshake's rules to a request net/http
 // parsed. It returns the status to refuse with, or 0 and the
-// Sec-WebSocket-Protocol lines. Once the key passed, it hashes it into sum
-// for the accept value: the hash's rounds are one chain of dependent
+// Sec-WebSocket-Protocol lines. Once the key passed, it computes the
+// accept value into accept: the hash's rounds are one chain of dependent
 // instructions, and the checks after it, which do not wait for it, run
 // beside it.
-func checkUpgrade(r *http.Request, cfg *Config, st *Storage, sum *[20]byte) (status int, protocols []string) {
+func checkUpgrade(r *http.Request, cfg *Config, st *Storage, accept *[28]byte) (status int, protocols []string) {
 	switch {
 	case r.Method != http.MethodGet:
 		return 405, nil
@@ -104,7 +103,7 @@ func checkUpgrade(r *http.Request, cfg *Config, st *Storage, sum *[20]byte) (sta
 	if len(keys) != 1 || !validKey(viewBytes(keys[0])) {
 		return 400, nil
 	}
-	acceptSum((*[24]byte)(viewBytes(keys[0])), sum)
+	acceptValue((*[24]byte)(viewBytes(keys[0])), accept)
 	var origin []byte
 	if o := r.Header["Origin"]; len(o) > 0 {
 		origin = viewBytes(o[0])
