@@ -487,6 +487,24 @@ var inflaterPool = sync.Pool{New: func() any {
 	return f
 }}
 
+// freshInflaters, set only by tests, makes takeInflater allocate instead
+// of reusing. A reused klauspost decoder (v1.20.3) keeps its previous
+// distance table when a block declares an empty one, so a malformed
+// message that uses distances anyway decodes according to whatever the
+// decoder decoded before; tests that compare two decodes of one malformed
+// message need both to start from the same state. Valid messages never
+// read a table they did not declare (TestInflateIgnoresPastMessages).
+var freshInflaters atomic.Bool
+
+// takeInflater returns a pooled inflater (a new one while freshInflaters
+// is set).
+func takeInflater() *inflater {
+	if freshInflaters.Load() {
+		return inflaterPool.New().(*inflater)
+	}
+	return inflaterPool.Get().(*inflater)
+}
+
 // deflateTailRoom is the spare capacity behind a gathered compressed
 // message that lets getInflater put the read tail there.
 const deflateTailRoom = len(deflateReadTail)
@@ -509,7 +527,7 @@ func getInflater(src []byte, win *deflateWindow) *inflater {
 
 // newInflater is getInflater; inPlace false never writes behind src.
 func newInflater(src []byte, win *deflateWindow, inPlace bool) *inflater {
-	f := inflaterPool.Get().(*inflater)
+	f := takeInflater()
 	// An empty payload is not a DEFLATE stream even with the tail put
 	// back (the tail needs the block header bits of a last payload byte);
 	// streaming zlib decoders just produce nothing for it, so it is
@@ -605,7 +623,7 @@ func (f *inflater) finish() {
 // but never writing to it: for checking what has arrived of a message
 // before the rest comes. Its Read ends with an error where src ends.
 func getTrialInflater(src []byte, win *deflateWindow) *inflater {
-	f := inflaterPool.Get().(*inflater)
+	f := takeInflater()
 	f.br.Reset(src)
 	f.win = nil
 	f.err = nil

@@ -892,6 +892,11 @@ func FuzzInflateCorrupt(f *testing.F) {
 	f.Add([]byte{0xf2, 0x00, 0x11, 0x00, 0x00}, uint16(5))
 	f.Add([]byte{0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}, uint16(0))
 	f.Add([]byte{0x07}, uint16(100))
+	// Both decodes start from new decoders: pooled ones may hold tables of
+	// earlier inputs, which a malformed stream can reach (see
+	// freshInflaters).
+	freshInflaters.Store(true)
+	defer freshInflaters.Store(false)
 	f.Fuzz(func(t *testing.T, data []byte, dictLen uint16) {
 		const limit = 1 << 20
 		var win *deflateWindow
@@ -1050,6 +1055,79 @@ func BenchmarkDeflate(b *testing.B) {
 					i++
 				}
 			})
+		}
+	}
+}
+
+// TestInflateIgnoresPastMessages: whatever pooled decoders decoded before
+// (malformed streams, mutated messages, valid ones at every level, with
+// and without a window), a valid message decodes to its text. A reused
+// klauspost decoder keeps tables of earlier streams (see freshInflaters);
+// only a stream that reads a table it did not declare can see them.
+func TestInflateIgnoresPastMessages(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	type sample struct {
+		text, comp []byte
+		dict       []byte // the window's history, nil without takeover
+	}
+	var samples []sample
+	for i := range 64 {
+		text := deflateTestText(rng, 16+rng.IntN(6000))
+		var win *deflateWindow
+		var dict []byte
+		if i%2 == 1 {
+			win = newDeflateWindow(15)
+			win.write(deflateTestText(rng, 1+rng.IntN(40000)))
+			dict = append([]byte(nil), win.hist...)
+		}
+		comp, ok := compressMessage(nil, text, 1+i%9, 15, win)
+		if !ok {
+			continue
+		}
+		samples = append(samples, sample{text, comp, dict})
+	}
+	malformed := [][]byte{
+		[]byte("$\x01\x00\x00\x00\x8b\x8b\x8b\x8bA$\x00100000000O000000000000000"),
+		[]byte("$0\x00\x00$000000\xff\x000\xad\xbd\x02æ\xe38\xf600(00000\x00\x04\x00\x00"),
+	}
+	window := func(dict []byte) *deflateWindow {
+		if dict == nil {
+			return nil
+		}
+		w := newDeflateWindow(15)
+		w.write(dict)
+		return w
+	}
+	for i := range 20000 {
+		// Something else first: junk, a known malformed stream, or a
+		// valid message with bits flipped.
+		var junk []byte
+		switch i % 3 {
+		case 0:
+			junk = make([]byte, rng.IntN(80))
+			for k := range junk {
+				junk[k] = byte(rng.Uint32())
+			}
+		case 1:
+			junk = malformed[rng.IntN(len(malformed))]
+		case 2:
+			s := samples[rng.IntN(len(samples))]
+			junk = append([]byte(nil), s.comp...)
+			for range 1 + rng.IntN(3) {
+				junk[rng.IntN(len(junk))] ^= 1 << rng.IntN(8)
+			}
+		}
+		_, _ = inflateMessage(nil, junk, window(samples[rng.IntN(len(samples))].dict), 1<<16)
+		s := samples[rng.IntN(len(samples))]
+		var got []byte
+		var err error
+		if i%2 == 0 {
+			got, err = inflateMessage(nil, s.comp, window(s.dict), 1<<20)
+		} else {
+			got, err = inflateInPlace(t, s.comp, window(s.dict), 1<<20)
+		}
+		if err != nil || !bytes.Equal(got, s.text) {
+			t.Fatalf("round %d, after %q: %d bytes, %v; want the %d-byte text", i, junk, len(got), err, len(s.text))
 		}
 	}
 }
