@@ -567,6 +567,40 @@ func TestCompressPrimedStream(t *testing.T) {
 	}
 }
 
+// TestCompressReprimedUsesRecentHistory: a compressor that served another
+// connection in between is primed with the last deflatePrimeBytes of the
+// window, so a message repeating recent history still shrinks to a few
+// back-references, and the stream stays decodable with the whole window.
+func TestCompressReprimedUsesRecentHistory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	a := newDeflateWindow(15)
+	var aHist []byte
+	send := func(m []byte) []byte {
+		t.Helper()
+		out, ok := compressMessage(nil, m, 1, 15, a)
+		if !ok {
+			t.Fatal("not compressed")
+		}
+		got, _, err := deflateRefInflate(aHist, out)
+		if err != nil || !bytes.Equal(got, m) {
+			t.Fatalf("decode: %v", err)
+		}
+		aHist = deflateRefWindow(aHist, m, 1<<15)
+		return out
+	}
+	// Fill a's window past deflatePrimeBytes, end it with a random block,
+	// and send that block again from a compressor that must be primed:
+	// a new stamp (as when another stream used the compressor) rules out
+	// the pool handing back the one left primed with a's stream.
+	send(deflateTestText(rng, 20000))
+	recent := append(deflateTestRandom(rng, 1000), deflateTestText(rng, 200)...)
+	send(recent)
+	a.restamp(15)
+	if out := send(recent); len(out) > 100 {
+		t.Fatalf("re-primed compressor: %d bytes for a %d-byte repeat of recent history", len(out), len(recent))
+	}
+}
+
 func TestInflateMessageLimit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	msg := deflateTestText(rng, 10000)
@@ -999,6 +1033,24 @@ func BenchmarkDeflate(b *testing.B) {
 				}
 				b.ReportMetric(float64(total)/float64(i)/float64(size), "ratio")
 			})
+			if mode.takeover {
+				b.Run(name+"/compress-2conns", func(b *testing.B) {
+					// Two connections sending in turn: the pooled
+					// compressor comes back primed for the other one, so
+					// every message first re-primes it with its window.
+					wins := [2]*deflateWindow{sendWin(), sendWin()}
+					dst := make([]byte, 0, size+64)
+					b.SetBytes(int64(size))
+					b.ReportAllocs()
+					i, total := 0, 0
+					for b.Loop() {
+						c, _ := compressMessage(dst[:0], msgs[i/2%len(msgs)], 1, 15, wins[i%2])
+						total += len(c)
+						i++
+					}
+					b.ReportMetric(float64(total)/float64(i)/float64(size), "ratio")
+				})
+			}
 			b.Run(name+"/inflate", func(b *testing.B) {
 				dst := make([]byte, 0, size)
 				b.SetBytes(int64(size))
