@@ -21,7 +21,8 @@ package wsmem
 // flate.Resetter.Reset. The peer cannot tell the difference from a long-lived
 // (de)compressor: its own state holds the same history ours was primed with.
 // The price is CPU: priming a compressor re-encodes history, so a compressor
-// is primed with the window's last 4 KiB only (deflatePrimeBytes). That price is not paid when a connection sends messages
+// is primed with only the window's last 4 KiB, or as much as the message is
+// long (deflatePrimeBytes). That price is not paid when a connection sends messages
 // back to back: a compressor goes back to the pool marked with the stamp of
 // the send window it leaves behind, and when the same connection, with its
 // window unchanged since, gets it back (sync.Pool hands a goroutine what it
@@ -351,15 +352,18 @@ func getDeflateCompressor(level int, bits uint8) *deflateCompressor {
 	return c
 }
 
-// deflatePrimeBytes is how much of a connection's history primes a pooled
-// compressor that last served another stream. Priming re-encodes it: a full
-// 32 KiB window costs about 45 µs, five times the compression of a 1 KiB
-// message, and servers with many connections sending in turn pay it on almost
-// every message. The last 4 KiB hold most of what short messages refer back
-// to: in BenchmarkDeflate/1KiB/takeover/compress-2conns a message then takes
-// about 14 µs instead of 52 µs and comes out 2.6% larger than with the whole
-// window (and than from a compressor kept primed), still 29% smaller than
-// without context takeover. The decoder keeps the whole window; the stream
+// deflatePrimeBytes is the least history that primes a pooled compressor
+// that last served another stream (or a message sent uncompressed): it gets
+// as much of the window's end as the message is long, and at least this
+// much. Priming re-encodes that history: a full 32 KiB window costs about
+// 45 µs, five times the compression of a 1 KiB message, and servers with
+// many connections sending in turn pay it on almost every message. The last
+// 4 KiB hold most of what short messages refer back to: in
+// BenchmarkDeflate/1KiB/takeover/compress-2conns a message then takes about
+// 14 µs instead of 52 µs and comes out 2.6% larger than with the whole
+// window, still 29% smaller than without context takeover. A longer message
+// gets as much history as its own length, so priming costs at most about
+// half of compressing it. The decoder keeps the whole window; the stream
 // just refers back less far.
 const deflatePrimeBytes = 4 << 10
 
@@ -377,8 +381,8 @@ const deflatePrimeBytes = 4 << 10
 // win may be smaller than the negotiated window (for instance
 // newDeflateWindow(13) under a 15-bit agreement): a compressor may always use
 // less history than the peer keeps. Priming a borrowed compressor re-encodes
-// history, roughly 1.4 µs per KiB at level 1, so it is primed with the last
-// deflatePrimeBytes of win only (see there); a smaller send window also saves
+// history, roughly 1.4 µs per KiB at level 1, so it is primed with only the
+// end of win (see deflatePrimeBytes); a smaller send window also saves
 // per-connection memory. No priming is needed when the compressor borrowed is
 // the one that compressed win's last message (see the file comment); its
 // stream then refers back as far as the negotiated window (windowBits), which
@@ -398,8 +402,8 @@ func compressMessage(dst, src []byte, level int, windowBits uint8, win *deflateW
 		var dict []byte
 		if win != nil {
 			dict = win.hist
-			if len(dict) > deflatePrimeBytes {
-				dict = dict[len(dict)-deflatePrimeBytes:]
+			if n := max(len(src), deflatePrimeBytes); len(dict) > n {
+				dict = dict[len(dict)-n:]
 			}
 		}
 		// ResetDict keeps a reference to dict inside the pooled writer
