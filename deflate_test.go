@@ -877,9 +877,13 @@ func FuzzDeflateRoundTrip(f *testing.F) {
 	f.Add([]byte("hello hello hello hello hello hello"), uint8(1), uint8(7), uint16(10), true)
 	f.Add(bytes.Repeat([]byte(`{"a":1,"b":[1,2,3]}`), 200), uint8(5), uint8(0), uint16(1000), true)
 	f.Add(make([]byte, 3000), uint8(9), uint8(3), uint16(0), false)
+	f.Add(bytes.Repeat([]byte("a long line of text, repeated; "), 400), uint8(0x80), uint8(7), uint16(9000), true)
 	f.Fuzz(func(t *testing.T, data []byte, level, bits uint8, cut uint16, takeover bool) {
 		bits = 8 + bits%8
 		lvl := 1 + int(level%9)
+		// With level's high bit every message gets a compressor primed
+		// anew from the window, as after another connection used it.
+		reprime := level&0x80 != 0
 		var sendWin, recvWin *deflateWindow
 		if takeover {
 			sendWin, recvWin = newDeflateWindow(bits), newDeflateWindow(bits)
@@ -888,6 +892,9 @@ func FuzzDeflateRoundTrip(f *testing.F) {
 		c := int(cut) % (len(data) + 1)
 		var hist []byte
 		for _, m := range [][]byte{data[:c], data[c:], data} {
+			if reprime && sendWin != nil {
+				sendWin.restamp(bits)
+			}
 			out, ok := compressMessage(nil, m, lvl, bits, sendWin)
 			if !ok {
 				if len(out) != 0 {
