@@ -134,7 +134,7 @@ func (c *Conn) readHead(limit int, tooLarge error) (int, error) {
 // serverHandshake answers the client's upgrade request, in the read and
 // write buffers the frames use.
 func (c *Conn) serverHandshake() error {
-	_ = c.nc.SetDeadline(deadlineAfter(c.cfg.handshakeTimeout()))
+	_ = c.nc.SetDeadline(handshakeDeadline(c.cfg.handshakeTimeout()))
 	err := c.answerUpgrade()
 	if err != nil {
 		c.shutdown()
@@ -324,7 +324,7 @@ func (c *Conn) clientHandshake(resource, host string) error {
 	if err := c.checkUpgrade(resource, host); err != nil {
 		return err
 	}
-	_ = c.nc.SetDeadline(deadlineAfter(c.cfg.handshakeTimeout()))
+	_ = c.nc.SetDeadline(handshakeDeadline(c.cfg.handshakeTimeout()))
 	err := c.sendUpgrade(resource, host)
 	if err != nil {
 		c.shutdown()

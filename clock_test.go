@@ -1,7 +1,9 @@
 package wsmem
 
 import (
+	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -39,10 +41,102 @@ func BenchmarkDeadlineAfter(b *testing.B) {
 			sink = deadlineAfter(10 * time.Second)
 		}
 	})
+	b.Run("f=handshakeDeadline", func(b *testing.B) {
+		for b.Loop() {
+			sink = handshakeDeadline(10 * time.Second)
+		}
+	})
 	b.Run("f=timeNowAdd", func(b *testing.B) {
 		for b.Loop() {
 			sink = time.Now().Add(10 * time.Second)
 		}
 	})
 	_ = sink
+}
+
+// TestHandshakeDeadline checks the coarse clock: a deadline from it is never
+// later than the exact one, is exact when the clock was idle (its timer
+// stopped), keeps up within a few ticks while read, and the timer stops
+// once nobody reads.
+func TestHandshakeDeadline(t *testing.T) {
+	const d = 10 * time.Second
+	waitStopped := func() {
+		t.Helper()
+		for end := time.Now().Add(5 * time.Second); coarse.running.Load(); {
+			if time.Now().After(end) {
+				t.Fatal("the coarse clock's timer still runs 5 s after its last reader")
+			}
+			time.Sleep(coarseTick)
+		}
+	}
+	waitStopped()
+	time.Sleep(20 * coarseTick) // let the stopped clock fall behind
+	before := time.Now().Add(d)
+	got := handshakeDeadline(d)
+	after := time.Now().Add(d)
+	if got.Before(before) || got.After(after) {
+		t.Fatalf("first deadline after idling %v, not between %v and %v", got, before, after)
+	}
+	if !coarse.running.Load() {
+		t.Fatal("reading the idle clock did not start its timer")
+	}
+	// Read it without pause for 100 ms, so that the timer keeps running:
+	// never later than exact, and mostly within 20 ticks of exact (a
+	// loaded machine may run the timer late now and then, so the test
+	// counts rather than requiring every read).
+	fresh, reads := 0, 0
+	for start := time.Now(); time.Since(start) < 100*time.Millisecond; reads++ {
+		got := handshakeDeadline(d)
+		exact := time.Now().Add(d)
+		if got.After(exact) {
+			t.Fatalf("deadline %v later than the exact %v", got, exact)
+		}
+		if exact.Sub(got) <= 20*coarseTick {
+			fresh++
+		}
+	}
+	if fresh < reads/2 {
+		t.Fatalf("only %d of %d reads within 20 ticks of the clock: the coarse clock does not keep up", fresh, reads)
+	}
+	waitStopped()
+	// Short timeouts are exact.
+	before = time.Now().Add(50 * time.Millisecond)
+	got = handshakeDeadline(50 * time.Millisecond)
+	after = time.Now().Add(50 * time.Millisecond)
+	if got.Before(before) || got.After(after) {
+		t.Fatalf("short deadline %v, not between %v and %v", got, before, after)
+	}
+}
+
+// TestHandshakeDeadlineConcurrent reads the coarse clock from several
+// goroutines while its timer starts and stops (for the race detector), and
+// checks that no reader sees it go back.
+func TestHandshakeDeadlineConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var last time.Duration
+			for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+				s := coarseSince()
+				if s < last {
+					t.Errorf("coarse clock went back from %v to %v", last, s)
+					return
+				}
+				last = s
+				if rand.IntN(64) == 0 {
+					time.Sleep(3 * coarseTick) // let the timer stop now and then
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestHandshakeDeadlineAllocs(t *testing.T) {
+	handshakeDeadline(10 * time.Second)
+	if n := testing.AllocsPerRun(1000, func() { handshakeDeadline(10 * time.Second) }); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
 }

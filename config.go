@@ -24,7 +24,9 @@ type Config struct {
 	// MaxFragments limits the number of frames in one message (default
 	// 65536), so that a peer cannot send endless empty fragments.
 	MaxFragments int
-	// HandshakeTimeout bounds the opening handshake (default 10s).
+	// HandshakeTimeout bounds the opening handshake (default 10s). From
+	// 100ms up, the deadline comes from a clock refreshed every millisecond
+	// while handshakes read it, so it may end up to about 1ms early.
 	HandshakeTimeout time.Duration
 	// CloseTimeout bounds the wait for the peer's close frame in Detach
 	// (default 5s).

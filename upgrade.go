@@ -33,7 +33,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags, st *Storage, c
 		http.Error(w, http.StatusText(status), status)
 		return nil, refusal(status)
 	}
-	deadline := deadlineAfter(cfg.handshakeTimeout())
+	deadline := handshakeDeadline(cfg.handshakeTimeout())
 	var params deflateParams
 	deflate := false
 	if cfg.Compression.Enabled {
