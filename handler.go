@@ -75,8 +75,9 @@ func (c *Conn) Serve(h Handler) error {
 func (c *Conn) serveHeartbeat(h Handler) error {
 	c.handler = h
 	hb := heartbeat{lastRead: c.nread, quietSince: time.Now()}
+	armedAt := time.Duration(-1) // see armHeartbeat
 	for {
-		c.armHeartbeat()
+		armedAt = c.armHeartbeat(armedAt)
 		typ, data, err := c.Next()
 		if err == nil {
 			h.OnMessage(c, typ, data)
@@ -85,6 +86,7 @@ func (c *Conn) serveHeartbeat(h Handler) error {
 		if !isTimeout(err) {
 			return c.serveEnd(h, err)
 		}
+		armedAt = -1 // the deadline passed: set a new one whatever the clock says
 		if c.quiet(h, &hb) {
 			return ErrIdle
 		}
@@ -102,13 +104,27 @@ type heartbeat struct {
 
 // armHeartbeat sets the read deadline for the next wait of
 // serveHeartbeat: the shorter of the ping interval and the idle timeout.
-func (c *Conn) armHeartbeat() {
+// Setting a deadline costs about 150 ns, several times what a message
+// read from the buffer costs, so for a wait of 100 ms or more the deadline
+// comes from the coarse clock (see handshakeDeadline) and moves only when
+// that clock has moved since armedAt, the coarse time it returned last
+// (-1: set it now): the deadline is then up to about a millisecond early.
+// Shorter waits get an exact deadline every time.
+func (c *Conn) armHeartbeat(armedAt time.Duration) time.Duration {
 	interval, idle := c.cfg.PingInterval, c.cfg.IdleTimeout
 	wait := interval
 	if wait <= 0 || (idle > 0 && idle < wait) {
 		wait = idle
 	}
-	_ = c.nc.SetReadDeadline(deadlineAfter(wait))
+	if wait < 100*coarseTick {
+		_ = c.nc.SetReadDeadline(deadlineAfter(wait))
+		return -1
+	}
+	now := coarseSince()
+	if now != armedAt {
+		_ = c.nc.SetReadDeadline(clockBase.Add(now + wait))
+	}
+	return now
 }
 
 // quiet handles a read deadline of serveHeartbeat: it notes whether the

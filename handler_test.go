@@ -124,6 +124,54 @@ func TestServeHeartbeat(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), cfg.IdleTimeout)
 }
 
+// With a wait of 100 ms or more the heartbeat's read deadline moves with
+// the coarse clock (armHeartbeat): a peer that keeps sending is never
+// pinged, since the deadline keeps moving ahead of it, and a silent one is
+// pinged every PingInterval and closed after IdleTimeout.
+func TestServeHeartbeatCoarse(t *testing.T) {
+	cfg := &Config{PingInterval: 150 * time.Millisecond, IdleTimeout: 400 * time.Millisecond}
+	msg := []byte{0x82, 0x84, 1, 2, 3, 4, 'a' ^ 1, 'b' ^ 2, 'c' ^ 3, 'd' ^ 4}
+
+	// A peer sending every 10 ms for 600 ms: nothing comes back.
+	s, cl := tcpPair(t)
+	srv := serverOn(t, s, 0, cfg)
+	r := newRecorder()
+	go func() { _ = srv.Serve(r) }()
+	got := make(chan int, 1)
+	go func() {
+		buf := make([]byte, 64)
+		n, _ := cl.Read(buf) // a ping, or 0 when the test closes cl
+		got <- n
+	}()
+	for start := time.Now(); time.Since(start) < 600*time.Millisecond; {
+		_, err := cl.Write(msg)
+		require.NoError(t, err)
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case n := <-got:
+		t.Fatalf("the server sent %d bytes (a ping) to a peer that kept sending", n)
+	default:
+	}
+	require.NoError(t, cl.Close())
+	<-r.done
+	require.Greater(t, len(r.msgs), 30)
+
+	// A silent peer: pinged, then closed.
+	s, cl = tcpPair(t)
+	srv = serverOn(t, s, 0, cfg)
+	r = newRecorder()
+	start := time.Now()
+	err := srv.Serve(r)
+	require.ErrorIs(t, err, ErrIdle)
+	require.GreaterOrEqual(t, time.Since(start), cfg.IdleTimeout)
+	require.NoError(t, cl.SetReadDeadline(time.Now().Add(time.Second)))
+	head := make([]byte, 2)
+	_, err = io.ReadFull(cl, head)
+	require.NoError(t, err)
+	require.Equal(t, byte(0x89), head[0], "the first frame to a silent peer is a ping")
+}
+
 func TestAllocsServe(t *testing.T) {
 	skipIfRace(t)
 	var stream []byte

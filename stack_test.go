@@ -39,7 +39,8 @@ func stackInuse() uint64 {
 // runs Serve over loopback TCP through a 64-byte echo (Send from
 // OnMessage) and a ping and its pong, then waits in the read; it also does
 // the opening handshake (AttachServer) in the second case, as
-// bench/cmd/idlemem's wsmem-goroutine server does. The stack in use
+// bench/cmd/idlemem's wsmem-goroutine server does, and in the third runs
+// the heartbeat loop (Config.PingInterval). The stack in use
 // (MemStats.StackInuse) per goroutine must stay near 2 KiB.
 //
 // The race detector makes every frame larger (and guards 3 times as much
@@ -54,11 +55,14 @@ func TestServeStackStaysSmall(t *testing.T) {
 	// process of its own (freed stacks would serve the next one) with that
 	// turned off, so that goroutines start at 2 KiB.
 	switch mode := os.Getenv("WSMEM_STACK_CHILD"); mode {
-	case "serve", "attach+serve":
+	case "serve", "attach+serve", "serve+heartbeat":
+		if mode == "serve+heartbeat" {
+			stackConfig = &Config{PingInterval: 30 * time.Second}
+		}
 		testServeStack(t, mode == "attach+serve")
 		return
 	}
-	for _, mode := range []string{"serve", "attach+serve"} {
+	for _, mode := range []string{"serve", "attach+serve", "serve+heartbeat"} {
 		t.Run(mode, func(t *testing.T) {
 			if mode == "attach+serve" && !acceptHasAsm() {
 				// Without the SHA-NI accept kernel (purego builds, other
@@ -80,6 +84,10 @@ func TestServeStackStaysSmall(t *testing.T) {
 		})
 	}
 }
+
+// stackConfig is the servers' Config in the child process (nil but for
+// the serve+heartbeat case, which runs Serve's heartbeat loop).
+var stackConfig *Config
 
 func testServeStack(t *testing.T, attach bool) {
 	const n = 400
@@ -140,7 +148,7 @@ func testServeStack(t *testing.T, attach bool) {
 // stackAttachServe is the server goroutine of bench/cmd/idlemem's
 // wsmem-goroutine: AttachServer, then Serve.
 func stackAttachServe(nc net.Conn, done chan<- struct{}) {
-	if c, err := AttachServer(nc, 0, new(Storage), nil); err == nil {
+	if c, err := AttachServer(nc, 0, new(Storage), stackConfig); err == nil {
 		_ = c.Serve(stackEcho{})
 		c.Close()
 	} else {
@@ -169,7 +177,7 @@ func stackUpgrade(t *testing.T, nc, srv net.Conn) *Conn {
 	var c *Conn
 	if srv != nil {
 		var err error
-		if c, err = AttachServer(srv, 0, new(Storage), nil); err != nil {
+		if c, err = AttachServer(srv, 0, new(Storage), stackConfig); err != nil {
 			t.Fatal(err)
 		}
 	}
