@@ -23,17 +23,22 @@ func deadlineAfter(d time.Duration) time.Time {
 	return clockBase.Add(time.Since(clockBase) + d)
 }
 
-// coarseTick is how often the coarse clock behind handshakeDeadline is
-// refreshed while handshakes read it.
+// coarseTick is how often the coarse clock behind handshakeDeadline and
+// the heartbeat's deadline is refreshed while it is read.
 const coarseTick = time.Millisecond
 
-// coarse is a clock that handshakes read without reading the system clock:
-// the monotonic time since clockBase, stored by a timer every coarseTick
-// while it is being read. A tick that finds no reader since the one before
-// stops the timer; the next reader reads the system clock and starts it
+// coarseMinWait is the shortest timeout whose deadline comes from the
+// coarse clock; shorter ones get deadlineAfter's exact deadline, since a
+// tick would be more than 1% of them.
+const coarseMinWait = 100 * coarseTick
+
+// coarse is a clock that handshakes and heartbeats read without reading the
+// system clock: the monotonic time since clockBase, stored by a timer every
+// coarseTick while it is being read. A tick that finds no reader since the one
+// before stops the timer; the next reader reads the system clock and starts it
 // again. So a server accepting connections steadily reads one atomic per
-// handshake instead of the clock (about 20-30 ns on this project's
-// machine), and an idle one runs no timer.
+// handshake instead of the clock (about 20-30 ns on this project's machine),
+// and an idle one runs no timer.
 var coarse struct {
 	since   atomic.Int64 // time.Since(clockBase) at the last refresh, in ns
 	used    atomic.Bool  // read since the last tick
@@ -89,10 +94,10 @@ func coarseSince() time.Duration {
 // handshakeDeadline returns a deadline d from now for an opening handshake,
 // from the coarse clock: up to about a millisecond earlier than
 // deadlineAfter(d) would be, which matters nothing against a handshake
-// timeout of seconds. A timeout shorter than 100 coarse ticks gets the exact
+// timeout of seconds. A timeout shorter than coarseMinWait gets the exact
 // deadlineAfter.
 func handshakeDeadline(d time.Duration) time.Time {
-	if d < 100*coarseTick {
+	if d < coarseMinWait {
 		return deadlineAfter(d)
 	}
 	return clockBase.Add(coarseSince() + d)

@@ -19,15 +19,16 @@ package wsmem
 // A borrowed compressor is primed with the connection's window through
 // flate.Writer.ResetDict, a borrowed decompressor through the dict argument of
 // flate.Resetter.Reset. The peer cannot tell the difference from a long-lived
-// (de)compressor: its own state holds the same history ours was primed with.
+// (de)compressor: its own state holds the history ours was primed with (all
+// of it, or for a re-primed compressor more than it).
 // The price is CPU: priming a compressor re-encodes history, so a compressor
 // is primed with only the window's last 4 KiB, or as much as the message is
-// long (deflatePrimeBytes). That price is not paid when a connection sends messages
-// back to back: a compressor goes back to the pool marked with the stamp of
-// the send window it leaves behind, and when the same connection, with its
-// window unchanged since, gets it back (sync.Pool hands a goroutine what it
-// last put, unless another compression took it in between), the stream just
-// goes on, exactly as with a compressor owned by the connection. The
+// long (deflatePrimeBytes). That price is not paid when a connection sends
+// messages back to back: a compressor goes back to the pool marked with the
+// stamp of the send window it leaves behind, and when the same connection,
+// with its window unchanged since, gets it back (sync.Pool hands a goroutine
+// what it last put, unless another compression took it in between), the stream
+// just goes on, exactly as with a compressor owned by the connection. The
 // connection still holds no compressor: an idle one keeps only its window.
 //
 // Small windows

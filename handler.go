@@ -102,21 +102,21 @@ type heartbeat struct {
 	quietSince time.Time // when that was seen
 }
 
-// armHeartbeat sets the read deadline for the next wait of
-// serveHeartbeat: the shorter of the ping interval and the idle timeout.
-// Setting a deadline costs about 150 ns, several times what a message
-// read from the buffer costs, so for a wait of 100 ms or more the deadline
-// comes from the coarse clock (see handshakeDeadline) and moves only when
-// that clock has moved since armedAt, the coarse time it returned last
-// (-1: set it now): the deadline is then up to about a millisecond early.
-// Shorter waits get an exact deadline every time.
+// armHeartbeat sets the read deadline for the next wait of serveHeartbeat: the
+// shorter of the ping interval and the idle timeout. Setting a deadline costs
+// about 150 ns, several times what a message read from the buffer costs, so
+// for a wait of coarseMinWait or more the deadline comes from the coarse clock
+// (see handshakeDeadline) and moves only when that clock has moved since
+// armedAt, the coarse time it returned last (-1: set it now): the deadline is
+// then up to about a millisecond early. Shorter waits get an exact deadline
+// every time.
 func (c *Conn) armHeartbeat(armedAt time.Duration) time.Duration {
 	interval, idle := c.cfg.PingInterval, c.cfg.IdleTimeout
 	wait := interval
 	if wait <= 0 || (idle > 0 && idle < wait) {
 		wait = idle
 	}
-	if wait < 100*coarseTick {
+	if wait < coarseMinWait {
 		_ = c.nc.SetReadDeadline(deadlineAfter(wait))
 		return -1
 	}
