@@ -6,11 +6,12 @@ import (
 )
 
 // countHandler counts data messages.
-type countHandler struct{ n int }
+type countHandler struct {
+	NopHandler
+	n int
+}
 
-func (h *countHandler) OnMessage(*Conn, Flags, []byte)           { h.n++ }
-func (h *countHandler) OnPing(*Conn, []byte)                     {}
-func (h *countHandler) OnClose(*Conn, StatusCode, []byte, error) {}
+func (h *countHandler) OnMessage(*Conn, Flags, []byte) { h.n++ }
 
 // BenchmarkServe: one op is one 16-byte binary message received by Serve
 // over loopback TCP, from a client that writes them in 64 KiB bursts, so
