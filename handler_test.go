@@ -180,26 +180,30 @@ func TestAllocsServe(t *testing.T) {
 		stream = append(stream, cframe(true, OpPing, []byte("ping"))...)
 	}
 	stream = append(stream, cframe(true, OpClose, []byte{0x03, 0xe8})...)
-	const runs = 20
-	conns := make([]*memConn, runs+1)
-	storages := make([]Storage, runs+1)
-	for i := range conns {
-		conns[i] = &memConn{in: stream}
-		conns[i].out.Grow(20000)
+	// Without a heartbeat, with one on the coarse clock, and with one
+	// short enough for exact deadlines.
+	for _, cfg := range []*Config{nil, {PingInterval: 30 * time.Second}, {IdleTimeout: 50 * time.Millisecond}} {
+		const runs = 20
+		conns := make([]*memConn, runs+1)
+		storages := make([]Storage, runs+1)
+		for i := range conns {
+			conns[i] = &memConn{in: stream}
+			conns[i].out.Grow(20000)
+		}
+		var h NopHandler
+		i := 0
+		allocs := testing.AllocsPerRun(runs, func() {
+			c, err := AttachServer(conns[i], NoHTTP, &storages[i], cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i++
+			if err := c.Serve(h); err != nil {
+				t.Fatal(err)
+			}
+		})
+		require.Zero(t, allocs, "allocations per 1000 messages, 1000 pongs and a close (config %+v)", cfg)
+		require.True(t, bytes.HasSuffix(conns[0].out.Bytes(), sframe(true, OpClose, []byte{0x03, 0xe8})))
 	}
-	var h NopHandler
-	i := 0
-	allocs := testing.AllocsPerRun(runs, func() {
-		c, err := AttachServer(conns[i], NoHTTP, &storages[i], nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		i++
-		if err := c.Serve(h); err != nil {
-			t.Fatal(err)
-		}
-	})
-	require.Zero(t, allocs, "allocations per 1000 messages, 1000 pongs and a close")
-	require.True(t, bytes.HasSuffix(conns[0].out.Bytes(), sframe(true, OpClose, []byte{0x03, 0xe8})))
 	_ = errors.New
 }
