@@ -23,7 +23,7 @@ import (
 
 const (
 	encHashBits   = 14
-	encMinMatch   = 4   // shortest match the encoder looks for
+	encMinMatch   = 5   // shortest match the encoder looks for
 	encMaxMatch   = 258 // longest match DEFLATE can express
 	encBlockBytes = 1<<16 - 1
 	// encMaxTokens bounds the tokens of a block: a run of literals and a
@@ -169,22 +169,24 @@ func deflateEncode(dst, src []byte, windowBits uint8) ([]byte, bool) {
 }
 
 // parse turns src[bs:be] into e.tokens and counts their symbols: greedy
-// LZ77 with 4-byte hashes, back-references reaching as far as maxDist into
-// src, stepping faster through stretches without matches.
+// LZ77 over hashes of encMinMatch bytes, back-references reaching as far as
+// maxDist into src, stepping faster through stretches without matches.
 func (e *deflateEncoder) parse(src []byte, bs, be int, maxDist uint32) {
 	tokens := e.tokens[:0]
 	base := e.base
 	table := &e.table
 	// Short messages use the start of the table only: fewer cache lines.
-	shift := 32 - min(max(bits.Len(uint(len(src))), 10), encHashBits)
+	shift := 64 - min(max(bits.Len(uint(len(src))), 10), encHashBits)
 	emit, s := bs, bs
-	for last := be - encMinMatch; s <= last; {
-		cur := binary.LittleEndian.Uint32(src[s:])
-		h := cur * 0x9e3779b1 >> shift
-		cand := table[h&(1<<encHashBits-1)]
-		table[h&(1<<encHashBits-1)] = base + uint32(s)
+	// Matches start where 8 bytes can be loaded: the last 7 bytes of a block
+	// only end matches.
+	for last := be - 8; s <= last; {
+		cur := binary.LittleEndian.Uint64(src[s:])
+		h := encHash(cur, shift)
+		cand := table[h]
+		table[h] = base + uint32(s)
 		c := cand - base // wraps for entries of earlier messages
-		if cand < base || uint32(s)-c-1 >= maxDist || binary.LittleEndian.Uint32(src[c:]) != cur {
+		if cand < base || uint32(s)-c-1 >= maxDist || (binary.LittleEndian.Uint64(src[c:])^cur)<<(64-8*encMinMatch) != 0 {
 			s += 1 + (s-emit)>>5
 			continue
 		}
@@ -199,10 +201,16 @@ func (e *deflateEncoder) parse(src []byte, bs, be int, maxDist uint32) {
 		s += n
 		emit = s
 		if p := s - 2; p <= last {
-			table[(binary.LittleEndian.Uint32(src[p:])*0x9e3779b1>>shift)&(1<<encHashBits-1)] = base + uint32(p)
+			table[encHash(binary.LittleEndian.Uint64(src[p:]), shift)] = base + uint32(p)
 		}
 	}
 	e.tokens = e.literals(tokens, src[emit:be])
+}
+
+// encHash hashes the low encMinMatch bytes of v to shift's number of bits
+// (64-shift, at most encHashBits).
+func encHash(v uint64, shift int) uint32 {
+	return uint32((v << (64 - 8*encMinMatch)) * 0x9e3779b97f4a7c15 >> shift)
 }
 
 // matchLength returns how many leading bytes of a equal those of b;
@@ -451,10 +459,29 @@ func (w *bitWriter) finish() {
 // whole bytes are stored (8 at once) and only the last 0..7 bits stay.
 func (w *bitWriter) tokens(block []byte, tokens []uint32, litCode *[288]uint16, litLen *[288]uint8, distCode *[32]uint16, distLen *[32]uint8) {
 	acc, nbits, n, out := w.acc, w.nbits, w.n, w.out
+	// w.write leaves up to 31 bits; the symbols below add up to 57.
+	storeBytes(out, n, acc, nbits)
+	n += int(nbits >> 3)
+	acc >>= nbits &^ 7
+	nbits &= 7
 	pos := 0
 	for _, t := range tokens {
 		if t&encMatchFlag == 0 {
-			for _, b := range block[pos : pos+int(t)] {
+			// Three literals at a time (at most 7+3*15 bits): their codes
+			// are joined first, off the accumulator's dependency chain.
+			lits := block[pos : pos+int(t)]
+			for ; len(lits) >= 3; lits = lits[3:] {
+				b0, b1, b2 := lits[0], lits[1], lits[2]
+				l0, l1 := litLen[b0], litLen[b1]
+				v := uint64(litCode[b0]) | uint64(litCode[b1])<<l0 | uint64(litCode[b2])<<(l0+l1)
+				acc |= v << nbits
+				nbits += l0 + l1 + litLen[b2]
+				storeBytes(out, n, acc, nbits)
+				n += int(nbits >> 3)
+				acc >>= nbits &^ 7
+				nbits &= 7
+			}
+			for _, b := range lits {
 				acc |= uint64(litCode[b]) << nbits
 				nbits += litLen[b]
 				storeBytes(out, n, acc, nbits)

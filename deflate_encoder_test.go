@@ -295,6 +295,90 @@ func TestDeflateEncodeStoredAtLimit(t *testing.T) {
 	}
 }
 
+// refBits is a bit writer one bit at a time, least significant first.
+type refBits struct {
+	out   []byte
+	nbits int
+}
+
+func (r *refBits) write(v uint64, n int) {
+	for i := range n {
+		if r.nbits%8 == 0 {
+			r.out = append(r.out, 0)
+		}
+		r.out[len(r.out)-1] |= byte(v>>i&1) << (r.nbits % 8)
+		r.nbits++
+	}
+}
+
+// TestBitWriterTokens checks bitWriter.tokens against refBits with codes
+// as long as DEFLATE allows (15 bits plus the most extra bits), after 0 to
+// 31 bits already pending: the accumulator must never overflow, wherever a
+// block's tokens start.
+func TestBitWriterTokens(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	var litCode [288]uint16
+	var litLen [288]uint8
+	var distCode [32]uint16
+	var distLen [32]uint8
+	for round := range 2000 {
+		for i := range litCode {
+			litLen[i] = uint8(1 + rng.IntN(15))
+			if round%2 == 0 {
+				litLen[i] = 15
+			}
+			litCode[i] = uint16(rng.IntN(1 << litLen[i]))
+		}
+		for i := range distCode {
+			distLen[i] = uint8(1 + rng.IntN(15))
+			if round%2 == 0 {
+				distLen[i] = 15
+			}
+			distCode[i] = uint16(rng.IntN(1 << distLen[i]))
+		}
+		block := make([]byte, 0, 4096)
+		var tokens []uint32
+		var ref refBits
+		pending := rng.IntN(32)
+		pre := rng.Uint64() & (1<<pending - 1)
+		ref.write(pre, pending)
+		for range 1 + rng.IntN(20) {
+			if rng.IntN(2) == 0 {
+				run := 1 + rng.IntN(10)
+				for range run {
+					b := byte(rng.Uint32())
+					block = append(block, b)
+					ref.write(uint64(litCode[b]), int(litLen[b]))
+				}
+				tokens = append(tokens, uint32(run))
+				continue
+			}
+			length := 3 + rng.IntN(256)
+			dist := 1 + rng.IntN(32768)
+			if round%2 == 0 {
+				length, dist = 257, 24577+rng.IntN(8192) // most extra bits
+			}
+			block = append(block, make([]byte, length)...)
+			l, d := uint32(length-3), uint32(dist-1)
+			lc, dc := lengthCodes[l], distanceCode(d)
+			tokens = append(tokens, encMatchFlag|dc<<23|l<<15|d)
+			ref.write(uint64(litCode[257+int(lc)]), int(litLen[257+int(lc)]))
+			ref.write(uint64(uint16(l)-lengthBase[lc]), int(lengthExtra[lc]))
+			ref.write(uint64(distCode[dc]), int(distLen[dc]))
+			ref.write(uint64(d-distBase[dc]), int(distExtra[dc]))
+		}
+		ref.write(uint64(litCode[256]), int(litLen[256]))
+
+		w := bitWriter{out: make([]byte, len(ref.out)+rng.IntN(16))}
+		w.write(pre, uint8(pending))
+		w.tokens(block, tokens, &litCode, &litLen, &distCode, &distLen)
+		w.align()
+		if !bytes.Equal(w.out[:w.n], ref.out) {
+			t.Fatalf("round %d (%d bits pending): bits differ", round, pending)
+		}
+	}
+}
+
 // deflateStdLen is the length of src compressed by klauspost at level 1.
 func deflateStdLen(t *testing.T, src []byte) int {
 	var buf bytes.Buffer
