@@ -85,6 +85,11 @@ var (
 	fixedDistCode [32]uint16
 )
 
+// codeLengthExtra is the number of extra bits of each code length symbol:
+// 16 repeats the previous length 3-6 times, 17 and 18 write 3-10 and
+// 11-138 zeros.
+var codeLengthExtra = [19]uint8{16: 2, 17: 3, 18: 7}
+
 // codeLengthOrder is the order of the code length code lengths in a dynamic
 // block header.
 var codeLengthOrder = [19]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
@@ -386,15 +391,8 @@ func (e *deflateEncoder) writeDynamicHeader(w *bitWriter, numLit, numDist, numCL
 		if s == 255 {
 			break
 		}
-		w.write(uint64(e.clCode[s]), e.clLen[s])
-		switch s {
-		case 16:
-			w.write(uint64(e.clExtra[i]), 2)
-		case 17:
-			w.write(uint64(e.clExtra[i]), 3)
-		case 18:
-			w.write(uint64(e.clExtra[i]), 7)
-		}
+		s %= 19
+		w.write(uint64(e.clCode[s])|uint64(e.clExtra[i])<<e.clLen[s], e.clLen[s]+codeLengthExtra[s])
 	}
 }
 

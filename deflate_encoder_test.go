@@ -435,6 +435,8 @@ func TestDeflateEncodeTableReuse(t *testing.T) {
 
 // FuzzDeflateEncode round-trips arbitrary messages through deflateEncode and
 // compress/flate, and checks the window limit with the reference decoder.
+// With the high bit of bits set, the message is made long enough for a
+// second block, which starts inside the fuzzer's bytes.
 func FuzzDeflateEncode(f *testing.F) {
 	for _, m := range deflateEncoderInputs() {
 		if len(m) < 20000 {
@@ -442,7 +444,18 @@ func FuzzDeflateEncode(f *testing.F) {
 		}
 	}
 	f.Add([]byte("abababababababababab"), uint8(8))
+	f.Add([]byte(`{"id":1,"name":"x"},{"id":2,"name":"y"}`), uint8(0x80|15))
 	f.Fuzz(func(t *testing.T, m []byte, bits uint8) {
+		if bits&0x80 != 0 && len(m) > 0 {
+			// A second block that starts inside m, after copies of m
+			// (each changed a little) that it may refer back to.
+			big := make([]byte, 0, encBlockBytes+len(m))
+			for i := 0; len(big) < encBlockBytes-len(m)/2; i++ {
+				big = append(big, m...)
+				big[len(big)-1-i%len(m)] ^= byte(i)
+			}
+			m = append(big[:encBlockBytes-len(m)/2], m...)
+		}
 		bits = deflateMinWindowBits + bits%(deflateMaxWindowBits-deflateMinWindowBits+1)
 		out, ok := deflateEncode(nil, m, bits)
 		if !ok {
