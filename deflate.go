@@ -73,9 +73,9 @@ type CompressionConfig struct {
 	// 0 selects deflateDefaultLevel (1, flate.BestSpeed): for WebSocket traffic
 	// the larger levels buy little and cost a lot of CPU; levels 7..9 also
 	// clear about 640 KB of match tables per message. At level 1, messages
-	// sent without context takeover go through wsmem's own encoder, about a
-	// third faster than klauspost/compress on 1 KiB messages; everything else
-	// through klauspost/compress. Ignored, except for that encoder, when the
+	// sent without context takeover go through wsmem's own encoder (1 KiB
+	// messages in 20-40% less time than klauspost/compress across runs,
+	// 16 KiB ones on par); everything else through klauspost/compress. Ignored, except for that encoder, when the
 	// peer restricts our window below 15 bits (see the file comment).
 	Level int
 
