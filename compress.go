@@ -125,8 +125,18 @@ func (c *Conn) sendCompressed(typ Flags, n int) bool {
 // starts inflating it. A deadline leaves what arrived in c.zbuf for the
 // next call.
 func (c *Conn) gather() error {
+	_, _, err := c.gatherInto(nil)
+	return err
+}
+
+// gatherInto is gather, and then, if dst is not nil, decodes the whole
+// message into dst with inflateFast if it can (done=true, n bytes: the
+// message is finished, its input released and the window updated). When
+// it cannot (dst too small, or a message it leaves to klauspost), nothing
+// of dst counts and the message is inflated as gather starts it.
+func (c *Conn) gatherInto(dst []byte) (n int, done bool, err error) {
 	if c.infl != nil {
-		return nil
+		return 0, false, nil
 	}
 	text := c.p.msgOp == OpText
 	if c.zbuf == nil {
@@ -143,7 +153,7 @@ func (c *Conn) gather() error {
 		if text && c.rr == c.rw && len(b) >= 1<<c.trialExp {
 			// About to wait for more: check what has arrived.
 			if err := c.trialInflate(); err != nil {
-				return err
+				return 0, false, err
 			}
 		}
 		room := b[len(b) : cap(b)-inflateSpare]
@@ -155,17 +165,54 @@ func (c *Conn) gather() error {
 			if c.zbuf != nil {
 				c.zbuf.B = b[:len(b)+m]
 			}
-			return err
+			return 0, false, err
 		}
 		c.zbuf.B = b[:len(b)+m]
 		if end {
 			break
 		}
 	}
+	if dst != nil && len(c.zbuf.B) > 0 {
+		if n, done, err = c.inflateWhole(dst, text); done || err != nil {
+			return n, done, err
+		}
+	}
 	c.infl = getInflater(c.zbuf.B, c.recvWin)
 	c.infl.produced, c.infl.text = 0, text
 	c.p.utf8.reset()
-	return nil
+	return 0, false, nil
+}
+
+// inflateWhole decodes the gathered message into dst at once (see
+// gatherInto). The checks are those of inflate: the size limit, and UTF-8
+// for text.
+func (c *Conn) inflateWhole(dst []byte, text bool) (int, bool, error) {
+	var dict []byte
+	if c.recvWin != nil {
+		dict = c.recvWin.hist
+	}
+	// A message longer than the limit is left to the streaming decoder,
+	// which fails it with the right error.
+	limit := c.cfg.maxMessageSize()
+	if int64(len(dst)) > limit {
+		dst = dst[:limit]
+	}
+	n, err := inflateFast(dst, c.zbuf.B, dict)
+	if err != nil {
+		return 0, false, nil
+	}
+	if text {
+		var u utf8State
+		u.reset()
+		if !u.feed(dst[:n]) || !u.done() {
+			return 0, false, c.fail(errInvalidUTF8)
+		}
+	}
+	if c.recvWin != nil {
+		c.recvWin.write(dst[:n])
+	}
+	messagePool.release(&c.zbuf)
+	return n, true, nil
 }
 
 // inflateSpare is the room kept free behind a gathered message, where
@@ -232,8 +279,8 @@ func (c *Conn) inflateRest() (int64, error) {
 
 // recvCompressed is Recv for a compressed message.
 func (c *Conn) recvCompressed(buf []byte) (int, bool, error) {
-	if err := c.gather(); err != nil {
-		return 0, false, err
+	if n, done, err := c.gatherInto(buf); done || err != nil {
+		return n, false, err
 	}
 	n := 0
 	for n < len(buf) {

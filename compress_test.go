@@ -194,6 +194,41 @@ func TestCorruptCompressedData(t *testing.T) {
 	require.ErrorIs(t, err, errReservedBits)
 }
 
+// TestCompressedInvalidUTF8: a compressed text message that inflates to
+// invalid UTF-8 fails Recv with 1007, whole (wsmem's decoder) or into a
+// buffer too short for it (klauspost's, streaming), with and without
+// context takeover; a valid one before it is received intact.
+func TestCompressedInvalidUTF8(t *testing.T) {
+	req := strings.Replace(chromeRequest, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
+	good := jsonLike(2000, 7)
+	bad := append(jsonLike(2000, 8), 0xc3, 0x28, 'x') // 0xc3 0x28: not UTF-8
+	for _, takeover := range []bool{true, false} {
+		for _, room := range []int{4096, 1000} {
+			var win *deflateWindow
+			if takeover {
+				win = newDeflateWindow(15)
+			}
+			zgood, ok1 := compressMessage(nil, good, 1, 15, win)
+			zbad, ok2 := compressMessage(nil, bad, 1, 15, win)
+			require.True(t, ok1 && ok2)
+			hdr := req
+			if !takeover {
+				hdr = strings.Replace(req, "permessage-deflate", "permessage-deflate; client_no_context_takeover", 1)
+			}
+			m := &memConn{in: cat([]byte(hdr), wireFrame(true, Rsv1, OpText, true, testKey, zgood), wireFrame(true, Rsv1, OpText, true, testKey, zbad))}
+			c, err := AttachServer(m, 0, new(Storage), &Config{Compression: CompressionConfig{Enabled: true}})
+			require.NoError(t, err)
+			buf := make([]byte, 4096)
+			n, _, err := c.Recv(buf)
+			require.NoError(t, err)
+			require.Equal(t, good, buf[:n])
+			_, _, err = c.Recv(buf[:room])
+			require.ErrorIs(t, err, errInvalidUTF8, "takeover %v, room %d", takeover, room)
+			require.True(t, bytes.Contains(m.out.Bytes(), []byte{0x88, 0x02, 0x03, 0xef}), "close 1007 (takeover %v, room %d)", takeover, room)
+		}
+	}
+}
+
 func TestAllocsCompressed(t *testing.T) {
 	skipIfRace(t)
 	for _, takeover := range []bool{true, false} {

@@ -46,6 +46,10 @@ package wsmem
 // wsmem's own encoder (deflate_encoder.go), which serves level 1 without
 // context takeover, takes the window as a limit on its distances.
 //
+// Conn.Recv decodes a whole message at once with wsmem's own decoder
+// (deflate_decoder.go) when the caller's buffer holds it, and falls back to
+// a borrowed klauspost decompressor, from the message's start, otherwise.
+//
 // Decompression is never constrained: the decompressor always has a 32 KiB
 // window, which is a superset of any window the peer may use. With context
 // takeover only the last 2^bits bytes (the peer's negotiated window) are kept

@@ -121,10 +121,11 @@ func init() {
 		}
 	}
 	huffmanCodes(fixedLitCode[:], fixedLitLen[:])
-	for d := range 30 {
-		fixedDistLen[d] = 5
+	for d := range fixedDistLen {
+		fixedDistLen[d] = 5 // 30 and 31 never occur, but complete the code
 	}
 	huffmanCodes(fixedDistCode[:], fixedDistLen[:])
+	buildFixedDecodeTables()
 }
 
 // distanceCode returns the code of the distance d+1.

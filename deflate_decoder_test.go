@@ -1,0 +1,219 @@
+package wsmem
+
+import (
+	"bytes"
+	stdflate "compress/flate"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/klauspost/compress/flate"
+)
+
+// inflateFastStreams returns permessage-deflate payloads of many kinds, each
+// with the dictionary it was compressed against: compress/flate at every
+// level (stored blocks, Huffman only, fixed and dynamic codes),
+// klauspost/compress, wsmem's encoder, with and without history.
+func inflateFastStreams(t testing.TB) (payloads, dicts [][]byte) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	var msgs [][]byte
+	for _, n := range []int{1, 2, 10, 100, 1000, 5000, 40000, 70000} {
+		msgs = append(msgs, deflateTestText(rng, n))
+	}
+	msgs = append(msgs, deflateTestRandom(rng, 3000), bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("abc"), 30000))
+	for i, m := range msgs {
+		var dict []byte
+		if i%2 == 1 {
+			dict = deflateTestText(rng, 1+rng.IntN(32<<10))
+		}
+		for _, level := range []int{stdflate.HuffmanOnly, stdflate.NoCompression, 1, 5, 9} {
+			var buf bytes.Buffer
+			w, err := stdflate.NewWriterDict(&buf, level, dict)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(m)
+			w.Flush()
+			payloads = append(payloads, bytes.TrimSuffix(buf.Bytes(), deflateSyncTail[:]))
+			dicts = append(dicts, dict)
+		}
+		for _, level := range []int{1, 6} {
+			var buf bytes.Buffer
+			w, err := flate.NewWriterDict(&buf, level, dict)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(m)
+			w.Flush()
+			payloads = append(payloads, bytes.TrimSuffix(buf.Bytes(), deflateSyncTail[:]))
+			dicts = append(dicts, dict)
+		}
+		if out, ok := deflateEncode(nil, m, 15); ok {
+			payloads = append(payloads, out)
+			dicts = append(dicts, nil)
+		}
+		// A stream that the peer finished with a final block.
+		var buf bytes.Buffer
+		w, _ := stdflate.NewWriterDict(&buf, 1, dict)
+		w.Write(m)
+		w.Close()
+		payloads = append(payloads, buf.Bytes())
+		dicts = append(dicts, dict)
+	}
+	return payloads, dicts
+}
+
+// TestInflateFast decodes streams of every kind with inflateFast and
+// compares with compress/flate, into a buffer of the exact size, a larger
+// one, and one a byte too short (which must be left to the fallback).
+func TestInflateFast(t *testing.T) {
+	payloads, dicts := inflateFastStreams(t)
+	for i, p := range payloads {
+		want, err := deflateStdInflate(p, dicts[i])
+		if err != nil {
+			t.Fatalf("stream %d: compress/flate: %v", i, err)
+		}
+		for _, room := range []int{len(want), len(want) + 100} {
+			out := make([]byte, room)
+			n, err := inflateFast(out, p, dicts[i])
+			if err != nil || !bytes.Equal(out[:n], want) {
+				t.Fatalf("stream %d (%d bytes into %d): %v, %d bytes, equal %v", i, len(want), room, err, n, bytes.Equal(out[:n], want))
+			}
+		}
+		if len(want) > 0 {
+			if _, err := inflateFast(make([]byte, len(want)-1), p, dicts[i]); err != errInflateFallback {
+				t.Fatalf("stream %d: a buffer too short gave %v", i, err)
+			}
+		}
+	}
+}
+
+// dynamicHeader writes the start of a non-final dynamic block: HLIT, HDIST
+// and HCLEN as counts, then the code length code lengths.
+func dynamicHeader(numLit, numDist int, clLengths ...uint64) *refBits {
+	var w refBits
+	w.write(0, 1)
+	w.write(2, 2)
+	w.write(uint64(numLit-257), 5)
+	w.write(uint64(numDist-1), 5)
+	w.write(uint64(len(clLengths)-4), 4)
+	for _, l := range clLengths {
+		w.write(l, 3)
+	}
+	return &w
+}
+
+// TestInflateFastRejects checks that malformed streams are all left to the
+// fallback: over-subscribed, incomplete and empty codes, a repeat with
+// nothing before it, too many lengths, symbols that do not exist, distances
+// before the dictionary, a stored block whose length does not check, and a
+// stream cut short.
+func TestInflateFastRejects(t *testing.T) {
+	bad := map[string][]byte{
+		"reserved block type": {0x07},
+		"stored length":       {0x00, 0x05, 0x00, 0x00, 0x00},
+		// LEN 3 and NLEN not its complement; the rest would be valid.
+		"stored complement": {0x00, 0x03, 0x00, 0xfd, 0xff, 'a', 'b', 'c', 0x00},
+		"stored cut":        {0x00, 0x05, 0x00, 0xfa, 0xff, 'a', 'b'},
+	}
+	// A fixed block whose first symbol is a match: length 3 is symbol 257
+	// (7-bit code 0000001), distance 1 is code 0 (00000).
+	var w refBits
+	w.write(0, 1)         // not final
+	w.write(1, 2)         // fixed
+	w.write(0b1000000, 7) // 257, written most significant bit first
+	w.write(0, 5)         // distance code 0
+	w.write(0b0000000, 7) // 256, end of block
+	bad["distance before the start"] = w.out
+	// A fixed block with literal/length symbol 286, which does not exist
+	// (8-bit code 11000110), where the end of block should be: read as an
+	// end, the stream would be complete.
+	var x refBits
+	x.write(0, 1)
+	x.write(1, 2)
+	x.write(0b01100011, 8) // 11000110 reversed
+	x.write(0, 3)          // the empty stored block of the sync flush
+	bad["literal/length symbol 286"] = x.out
+	// A dynamic header whose code length code is over-subscribed: all 19
+	// lengths 1.
+	bad["over-subscribed"] = dynamicHeader(257, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1).out
+	// An incomplete code length code: symbol 16 of length 2, no other.
+	c := dynamicHeader(257, 1, 2, 0, 0, 0)
+	c.write(0, 9)
+	bad["incomplete"] = c.out
+	// A code length code of one symbol (0) of length 1, which zlib refuses.
+	one := dynamicHeader(257, 1, 0, 0, 0, 1)
+	one.write(0xffff, 16)
+	bad["code length code of one symbol"] = one.out
+	// build itself: a single code of length 1 is a valid distance code
+	// (zlib accepts it) but not a valid code length code.
+	var f fastInflater
+	var tab huffTable
+	single := make([]uint8, 19)
+	single[0] = 1
+	if f.build(&tab, f.clEntries[:], single, 7, symCL) {
+		t.Error("a code length code of one symbol was accepted")
+	}
+	if !f.build(&tab, f.distEntries[:], single[:30-11], distRootBits, symDist) {
+		t.Error("a distance code of one symbol was refused")
+	}
+	if f.build(&tab, f.distEntries[:], []uint8{1, 1, 1}, distRootBits, symDist) {
+		t.Error("an over-subscribed code was accepted")
+	}
+	// HLIT of 287 symbols.
+	h := dynamicHeader(287, 1, 0, 0, 0, 0)
+	bad["too many lengths"] = h.out
+	for name, p := range bad {
+		out := make([]byte, 1000)
+		if n, err := inflateFast(out, p, nil); err != errInflateFallback {
+			t.Errorf("%s: %d bytes, %v", name, n, err)
+		}
+		if _, err := deflateStdInflate(p, nil); err == nil && name != "stored cut" {
+			t.Errorf("%s: compress/flate accepts it", name)
+		}
+	}
+}
+
+// FuzzInflateFast feeds arbitrary payloads and dictionaries to inflateFast:
+// whatever it accepts, compress/flate and klauspost/compress must accept
+// too, with the same bytes.
+func FuzzInflateFast(f *testing.F) {
+	payloads, dicts := inflateFastStreams(f)
+	for i, p := range payloads {
+		if len(p) < 5000 && len(dicts[i]) < 5000 {
+			f.Add(p, dicts[i])
+		}
+	}
+	f.Fuzz(func(t *testing.T, p, dict []byte) {
+		if len(dict) > deflateMaxWindow {
+			dict = dict[len(dict)-deflateMaxWindow:]
+		}
+		out := make([]byte, 64<<10)
+		n, err := inflateFast(out, p, dict)
+		if err != nil {
+			return
+		}
+		want, err := deflateStdInflate(p, dict)
+		if err != nil || !bytes.Equal(out[:n], want) {
+			t.Fatalf("inflateFast gave %d bytes; compress/flate: %v, %d bytes", n, err, len(want))
+		}
+		win := newDeflateWindow(15)
+		win.write(dict)
+		got, err := inflateMessage(nil, p, win, -1)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("klauspost/compress: %v", err)
+		}
+	})
+}
+
+// TestBitReaderOverrun: reading past the message and its tail is noticed.
+func TestBitReaderOverrun(t *testing.T) {
+	r := bitReader{in: []byte{0xa5}, tail: []byte{0x3c}}
+	r.refill()
+	if got := r.take(16); got != 0x3ca5 || r.overrun() {
+		t.Fatalf("took %#x, overrun %v", got, r.overrun())
+	}
+	r.take(1)
+	if !r.overrun() {
+		t.Fatal("a bit past the end was not noticed")
+	}
+}
