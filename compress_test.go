@@ -321,3 +321,45 @@ func TestCompressedShortBufferKeepsTail(t *testing.T) {
 		require.NoError(t, <-errc)
 	}
 }
+
+// FuzzRecvCompressed sends two compressed binary messages (any bytes as
+// their payloads) to a server with context takeover and receives them with
+// Recv into a buffer of the given size. Each must come out as
+// klauspost/compress decodes it with the window the first one leaves,
+// whether Recv took wsmem's decoder or fell back: a message that decodes
+// and fits arrives intact, one that does not decode fails Recv.
+func FuzzRecvCompressed(f *testing.F) {
+	win := newDeflateWindow(15)
+	a, _ := compressMessage(nil, jsonLike(3000, 1), 1, 15, win)
+	b, _ := compressMessage(nil, jsonLike(2000, 2), 1, 15, win)
+	f.Add(a, b, uint16(4096))
+	f.Add(a, b, uint16(100))
+	f.Add([]byte{0x00}, []byte{0xff, 0x00}, uint16(10))
+	req := strings.Replace(chromeRequest, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
+	const limit = 1 << 20
+	f.Fuzz(func(t *testing.T, p1, p2 []byte, room uint16) {
+		m := &memConn{in: cat([]byte(req), wireFrame(true, Rsv1, OpBinary, true, testKey, p1), wireFrame(true, Rsv1, OpBinary, true, testKey, p2))}
+		c, err := AttachServer(m, 0, new(Storage), &Config{MaxMessageSize: limit, Compression: CompressionConfig{Enabled: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := newDeflateWindow(15)
+		buf := make([]byte, room)
+		for i, p := range [][]byte{p1, p2} {
+			want, werr := inflateMessage(nil, p, ref, limit)
+			n, _, err := c.Recv(buf)
+			if werr != nil {
+				if err == nil {
+					t.Fatalf("message %d: Recv took what klauspost refuses (%v)", i, werr)
+				}
+				return
+			}
+			if len(want) > len(buf) {
+				return // truncated: ErrShortBuffer, and the fallback's business
+			}
+			if err != nil || !bytes.Equal(buf[:n], want) {
+				t.Fatalf("message %d: Recv %v, %d bytes; klauspost %d bytes", i, err, n, len(want))
+			}
+		}
+	})
+}
