@@ -201,12 +201,8 @@ func (c *Conn) inflateWhole(dst []byte, text bool) (int, bool, error) {
 	if err != nil {
 		return 0, false, nil
 	}
-	if text {
-		var u utf8State
-		u.reset()
-		if !u.feed(dst[:n]) || !u.done() {
-			return 0, false, c.fail(errInvalidUTF8)
-		}
+	if text && !validUTF8(dst[:n]) {
+		return 0, false, c.fail(errInvalidUTF8)
 	}
 	if c.recvWin != nil {
 		c.recvWin.write(dst[:n])

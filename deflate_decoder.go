@@ -87,9 +87,11 @@ const (
 // build makes t decode the canonical code of lengths into e (RFC 1951
 // §3.2.2). It reports false for an over-subscribed or incomplete code,
 // except the incomplete literal/length or distance code of a single symbol
-// of length 1 (as zlib), and for an empty one. Root entries hold a symbol and its code length; a code longer
-// than root goes to a subtable of 2^(longest-root) entries, one per root
-// prefix, whose entries hold the code length beyond root.
+// of length 1 (as zlib), and for an empty one, except an empty distance
+// code (a block of literals only may declare none, §3.2.7), where every
+// entry is invalid. Root entries hold a symbol and its code length; a code
+// longer than root goes to a subtable of 2^(longest-root) entries, one per
+// root prefix, whose entries hold the code length beyond root.
 func (f *fastInflater) build(t *huffTable, e []uint32, lengths []uint8, root uint8, set int) bool {
 	// Four sets of counters: runs of equal lengths would otherwise make
 	// every increment wait for the one before.
@@ -120,13 +122,13 @@ func (f *fastInflater) build(t *huffTable, e []uint32, lengths []uint8, root uin
 		used += int(count[l])
 	}
 	switch {
-	case used == 0:
+	case used == 0 && set != symDist:
 		return false
-	case left > 0 && (set == symCL || !(used == 1 && count[1] == 1)):
+	case used > 0 && left > 0 && (set == symCL || !(used == 1 && count[1] == 1)):
 		return false // incomplete (for code length codes, always refused)
 	case left > 0:
-		// One code of length 1: the other half of the root decodes as
-		// invalid.
+		// No code, or one code of length 1: the rest of the root decodes
+		// as invalid.
 		for i := range 1 << root {
 			e[i] = entInvalid << 8
 		}
@@ -206,7 +208,7 @@ func symbolEntry(s int, set int) uint32 {
 }
 
 // bitReader reads the message and then deflateReadTail, least significant
-// bit first. Past both it supplies zeros and counts them in over.
+// bit first. Past both it supplies zeros (see overrun).
 type bitReader struct {
 	in, tail []byte
 	pos      int // bytes taken into bits
@@ -272,7 +274,7 @@ func (f *fastInflater) inflate(out, msg, dict []byte) (int, error) {
 		switch r.take(2) {
 		case 0:
 			var ok bool
-			if o, ok = f.stored(&r, out, o); !ok {
+			if o, ok = storedBlock(&r, out, o); !ok {
 				return 0, errInflateFallback
 			}
 			if final == 1 {
@@ -298,8 +300,8 @@ func (f *fastInflater) inflate(out, msg, dict []byte) (int, error) {
 	}
 }
 
-// stored copies a stored block (its header already read) to out[o:].
-func (f *fastInflater) stored(r *bitReader, out []byte, o int) (int, bool) {
+// storedBlock copies a stored block (its header already read) to out[o:].
+func storedBlock(r *bitReader, out []byte, o int) (int, bool) {
 	r.take(r.nbits & 7)
 	r.refill()
 	n := int(r.take(16))
@@ -333,8 +335,8 @@ func (f *fastInflater) readTables(r *bitReader) bool {
 		}
 		clLen[s] = uint8(r.take(3))
 	}
-	var cl huffTable
-	if !f.build(&cl, f.clEntries[:], clLen[:], 7, symCL) || cl.sub != 0 {
+	var cl huffTable // lengths of at most 7 bits: no subtables
+	if !f.build(&cl, f.clEntries[:], clLen[:], 7, symCL) {
 		return false
 	}
 	lengths := f.lengths[:numLit+numDist]
@@ -363,10 +365,8 @@ func (f *fastInflater) readTables(r *bitReader) bool {
 			val, rep = lengths[i-1], 3+int(r.take(2))
 		case 17:
 			rep = 3 + int(r.take(3))
-		case 18:
+		default: // 18
 			rep = 11 + int(r.take(7))
-		default:
-			return false
 		}
 		if i+rep > len(lengths) {
 			return false
@@ -379,24 +379,8 @@ func (f *fastInflater) readTables(r *bitReader) bool {
 	if lengths[256] == 0 {
 		return false // no end of block
 	}
-	if !f.build(&f.lit, f.litEntries[:], lengths[:numLit], litRootBits, symLit) {
-		return false
-	}
-	dl := lengths[numLit:]
-	if !f.build(&f.dist, f.distEntries[:], dl, distRootBits, symDist) {
-		// A block of literals only may declare no distance code at all
-		// (RFC 1951 §3.2.7): a table where everything is invalid.
-		for _, l := range dl {
-			if l != 0 {
-				return false
-			}
-		}
-		for i := range 1 << distRootBits {
-			f.distEntries[i] = entInvalid << 8
-		}
-		f.dist = huffTable{e: f.distEntries[:], root: distRootBits}
-	}
-	return true
+	return f.build(&f.lit, f.litEntries[:], lengths[:numLit], litRootBits, symLit) &&
+		f.build(&f.dist, f.distEntries[:], lengths[numLit:], distRootBits, symDist)
 }
 
 // decodeBlock decodes the symbols of a Huffman block into out[o:] up to its
@@ -423,14 +407,8 @@ func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTa
 				pos, buf, nbits = r.pos, r.bits, r.nbits
 			}
 		}
-		e := le[buf&litMask]
-		if uint8(e>>8) == entSub {
-			buf >>= litRoot
-			nbits -= litRoot
-			e = le[e>>16+uint32(buf&litSubMask)]
-		}
-		buf >>= uint8(e)
-		nbits -= uint8(e)
+		var e uint32
+		e, buf, nbits = decodeSymbol(le, litRoot, litMask, litSubMask, buf, nbits)
 		kind := uint8(e >> 8)
 		if kind == entLiteral {
 			if o >= len(out) {
@@ -447,14 +425,8 @@ func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTa
 		length := int(e>>16) + int(buf&(1<<kind-1))
 		buf >>= kind
 		nbits -= kind
-		d := de[buf&distMask]
-		if uint8(d>>8) == entSub {
-			buf >>= distRoot
-			nbits -= distRoot
-			d = de[d>>16+uint32(buf&distSubMask)]
-		}
-		buf >>= uint8(d)
-		nbits -= uint8(d)
+		var d uint32
+		d, buf, nbits = decodeSymbol(de, distRoot, distMask, distSubMask, buf, nbits)
 		dk := uint8(d >> 8)
 		if dk >= entLiteral {
 			break
@@ -484,4 +456,17 @@ func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTa
 	}
 	r.pos, r.bits, r.nbits = pos, buf, nbits
 	return o, ok
+}
+
+// decodeSymbol looks up the code at the start of buf in table t (through its
+// subtable if it is longer than root bits) and returns its entry and the bit
+// buffer without it.
+func decodeSymbol(t []uint32, root uint8, mask, subMask, buf uint64, nbits uint8) (uint32, uint64, uint8) {
+	e := t[buf&mask]
+	if uint8(e>>8) == entSub {
+		buf >>= root
+		nbits -= root
+		e = t[e>>16+uint32(buf&subMask)]
+	}
+	return e, buf >> uint8(e), nbits - uint8(e)
 }

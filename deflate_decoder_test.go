@@ -26,14 +26,7 @@ func inflateFastStreams(t testing.TB) (payloads, dicts [][]byte) {
 			dict = deflateTestText(rng, 1+rng.IntN(32<<10))
 		}
 		for _, level := range []int{stdflate.HuffmanOnly, stdflate.NoCompression, 1, 5, 9} {
-			var buf bytes.Buffer
-			w, err := stdflate.NewWriterDict(&buf, level, dict)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Write(m)
-			w.Flush()
-			payloads = append(payloads, bytes.TrimSuffix(buf.Bytes(), deflateSyncTail[:]))
+			payloads = append(payloads, deflateStdDeflate(t, m, dict, level))
 			dicts = append(dicts, dict)
 		}
 		for _, level := range []int{1, 6} {
@@ -215,5 +208,46 @@ func TestBitReaderOverrun(t *testing.T) {
 	r.take(1)
 	if !r.overrun() {
 		t.Fatal("a bit past the end was not noticed")
+	}
+}
+
+// TestInflateFastNoDistanceCode decodes a dynamic block of literals that
+// declares no distance code at all (one distance code length, 0), which
+// RFC 1951 §3.2.7 allows.
+func TestInflateFastNoDistanceCode(t *testing.T) {
+	// Code length code: 18 of length 1 (code 0), 0 and 1 of length 2
+	// (codes 10 and 11, written reversed).
+	w := dynamicHeader(257, 1, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2)
+	sym := func(s uint8) {
+		switch s {
+		case 18:
+			w.write(0, 1)
+		case 0:
+			w.write(0b01, 2)
+		case 1:
+			w.write(0b11, 2)
+		}
+	}
+	zeros := func(n uint64) { sym(18); w.write(n-11, 7) }
+	zeros(97) // 0..96
+	sym(1)    // 'a'
+	zeros(138)
+	zeros(20) // 98..255
+	sym(1)    // end of block
+	sym(0)    // the only distance code: length 0
+	// Literal/length code: 'a' is 0, end of block 1.
+	w.write(0, 1)
+	w.write(0, 1)
+	w.write(0, 1)
+	w.write(1, 1)
+	w.write(0, 3) // the empty stored block of the sync flush
+	want, err := deflateStdInflate(w.out, nil)
+	if err != nil || string(want) != "aaa" {
+		t.Fatalf("compress/flate: %q, %v", want, err)
+	}
+	out := make([]byte, 10)
+	n, err := inflateFast(out, w.out, nil)
+	if err != nil || string(out[:n]) != "aaa" {
+		t.Fatalf("inflateFast: %q, %v", out[:n], err)
 	}
 }

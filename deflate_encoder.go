@@ -37,8 +37,8 @@ const (
 
 // deflateEncoder is the state of one compression; pooled, never shared.
 type deflateEncoder struct {
-	// table maps a hash of 4 bytes to base plus their position in the
-	// message. Entries below base were left by earlier messages.
+	// table maps a hash of encMinMatch bytes to base plus their position
+	// in the message. Entries below base were left by earlier messages.
 	table [1 << encHashBits]uint32
 	base  uint32
 
@@ -55,9 +55,10 @@ type deflateEncoder struct {
 	distCode [32]uint16
 
 	// The code-length sequence of the dynamic header, run-length coded:
-	// symbols 0..18 and their extra bits.
-	clSyms  [286 + 30 + 1]uint8 // ended by 255
-	clExtra [286 + 30 + 1]uint8
+	// clNum symbols 0..18 and their extra bits.
+	clSyms  [286 + 30]uint8
+	clExtra [286 + 30]uint8
+	clNum   int
 	clFreq  [19]uint32
 	clLen   [19]uint8
 	clCode  [19]uint16
@@ -370,7 +371,7 @@ func (e *deflateEncoder) codeLengthCode() (numLit, numDist, numCL int) {
 			put(v, 0)
 		}
 	}
-	e.clSyms[k] = 255 // end of the sequence
+	e.clNum = k
 	huffmanLengths(e.clLen[:], e.clFreq[:], 7, &e.huff)
 	numCL = 19
 	for numCL > 4 && e.clLen[codeLengthOrder[numCL-1]] == 0 {
@@ -388,11 +389,7 @@ func (e *deflateEncoder) writeDynamicHeader(w *bitWriter, numLit, numDist, numCL
 		w.write(uint64(e.clLen[s]), 3)
 	}
 	huffmanCodes(e.clCode[:], e.clLen[:])
-	for i, s := range e.clSyms {
-		if s == 255 {
-			break
-		}
-		s %= 19
+	for i, s := range e.clSyms[:e.clNum] {
 		w.write(uint64(e.clCode[s])|uint64(e.clExtra[i])<<e.clLen[s], e.clLen[s]+codeLengthExtra[s])
 	}
 }
@@ -404,7 +401,7 @@ type bitWriter struct {
 	out   []byte
 	n     int // bytes of out written
 	acc   uint64
-	nbits uint8 // bits pending in acc, below 32 between calls
+	nbits uint8 // bits pending in acc, below 8 between calls
 }
 
 // bits returns the length of the stream so far in bits.
@@ -416,27 +413,19 @@ func (w *bitWriter) fits(n uint64) bool {
 	return (w.bits()+n+3+7)/8 <= uint64(len(w.out))
 }
 
-// write appends the nb (at most 32) low bits of v.
+// write appends the nb (at most 56) low bits of v.
 func (w *bitWriter) write(v uint64, nb uint8) {
 	w.acc |= v << w.nbits
-	w.nbits += nb
-	if w.nbits >= 32 {
-		storeBits(w.out, w.n, w.acc)
-		w.n += 4
-		w.acc >>= 32
-		w.nbits -= 32
-	}
+	w.n, w.acc, w.nbits = flushBytes(w.out, w.n, w.acc, w.nbits+nb)
 }
 
-// align writes zero bits up to the next byte boundary and the pending bytes.
+// align writes zero bits up to the next byte boundary.
 func (w *bitWriter) align() {
-	for w.nbits > 0 {
+	if w.nbits > 0 {
 		w.out[w.n] = byte(w.acc)
 		w.n++
-		w.acc >>= 8
-		w.nbits -= min(w.nbits, 8)
 	}
-	w.acc = 0
+	w.acc, w.nbits = 0, 0
 }
 
 // bytes appends p at a byte boundary.
@@ -452,17 +441,26 @@ func (w *bitWriter) finish() {
 	w.align()
 }
 
+// flushBytes stores the whole bytes of the nbits (at most 63) bits of acc at
+// out[n:] and returns the accumulator with only the last 0..7 bits left:
+// one 8-byte store where out has room (the bytes beyond the whole ones are
+// rewritten later), one store per byte near its end.
+func flushBytes(out []byte, n int, acc uint64, nbits uint8) (int, uint64, uint8) {
+	if n+8 <= len(out) {
+		binary.LittleEndian.PutUint64(out[n:], acc)
+	} else {
+		for i := range int(nbits >> 3) {
+			out[n+i] = byte(acc >> (8 * i))
+		}
+	}
+	return n + int(nbits>>3), acc >> (nbits &^ 7), nbits & 7
+}
+
 // tokens writes the tokens of block with the given codes, then the end of
 // block. This is the loop that writes every symbol, so the bit accumulator
-// is kept in locals and flushed without a branch after every symbol: all
-// whole bytes are stored (8 at once) and only the last 0..7 bits stay.
+// is kept in locals and flushed without a branch after every symbol.
 func (w *bitWriter) tokens(block []byte, tokens []uint32, litCode *[288]uint16, litLen *[288]uint8, distCode *[32]uint16, distLen *[32]uint8) {
 	acc, nbits, n, out := w.acc, w.nbits, w.n, w.out
-	// w.write leaves up to 31 bits; the symbols below add up to 57.
-	storeBytes(out, n, acc, nbits)
-	n += int(nbits >> 3)
-	acc >>= nbits &^ 7
-	nbits &= 7
 	pos := 0
 	for _, t := range tokens {
 		if t&encMatchFlag == 0 {
@@ -474,19 +472,11 @@ func (w *bitWriter) tokens(block []byte, tokens []uint32, litCode *[288]uint16, 
 				l0, l1 := litLen[b0], litLen[b1]
 				v := uint64(litCode[b0]) | uint64(litCode[b1])<<l0 | uint64(litCode[b2])<<(l0+l1)
 				acc |= v << nbits
-				nbits += l0 + l1 + litLen[b2]
-				storeBytes(out, n, acc, nbits)
-				n += int(nbits >> 3)
-				acc >>= nbits &^ 7
-				nbits &= 7
+				n, acc, nbits = flushBytes(out, n, acc, nbits+l0+l1+litLen[b2])
 			}
 			for _, b := range lits {
 				acc |= uint64(litCode[b]) << nbits
-				nbits += litLen[b]
-				storeBytes(out, n, acc, nbits)
-				n += int(nbits >> 3)
-				acc >>= nbits &^ 7
-				nbits &= 7
+				n, acc, nbits = flushBytes(out, n, acc, nbits+litLen[b])
 			}
 			pos += int(t)
 			continue
@@ -499,36 +489,9 @@ func (w *bitWriter) tokens(block []byte, tokens []uint32, litCode *[288]uint16, 
 		dc := (t >> 23) & 31
 		d := t & 0x7fff
 		acc |= (uint64(distCode[dc]) | uint64(d-distBase[dc])<<distLen[dc]) << nbits
-		nbits += distLen[dc] + distExtra[dc] // at most 27+28 bits
-		storeBytes(out, n, acc, nbits)
-		n += int(nbits >> 3)
-		acc >>= nbits &^ 7
-		nbits &= 7
+		n, acc, nbits = flushBytes(out, n, acc, nbits+distLen[dc]+distExtra[dc]) // at most 27+28 bits
 		pos += int(l) + 3
 	}
 	w.acc, w.nbits, w.n = acc, nbits, n
 	w.write(uint64(litCode[256]), litLen[256])
-}
-
-// storeBytes stores the whole bytes of the nbits bits of acc at out[n:]:
-// 8 bytes at once where out has room (the bytes beyond the whole ones are
-// rewritten later), one by one near its end.
-func storeBytes(out []byte, n int, acc uint64, nbits uint8) {
-	if n+8 <= len(out) {
-		binary.LittleEndian.PutUint64(out[n:], acc)
-		return
-	}
-	for i := range int(nbits >> 3) {
-		out[n+i] = byte(acc >> (8 * i))
-	}
-}
-
-// storeBits stores the low 32 bits of acc at out[n:] (and, when there is
-// room, the bits above them too: one 8-byte store is the cheapest).
-func storeBits(out []byte, n int, acc uint64) {
-	if n+8 <= len(out) {
-		binary.LittleEndian.PutUint64(out[n:], acc)
-	} else {
-		binary.LittleEndian.PutUint32(out[n:], uint32(acc))
-	}
 }

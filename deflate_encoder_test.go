@@ -158,13 +158,7 @@ func TestHuffmanLengths(t *testing.T) {
 // sizes, text, random bytes, long runs, and lengths around the block size.
 func deflateEncoderInputs() [][]byte {
 	rng := rand.New(rand.NewPCG(3, 4))
-	random := func(n int) []byte {
-		p := make([]byte, n)
-		for i := range p {
-			p[i] = byte(rng.Uint32())
-		}
-		return p
-	}
+	random := func(n int) []byte { return deflateTestRandom(rng, n) }
 	inputs := [][]byte{
 		nil, {0}, {1, 2}, []byte("aaaa"), []byte("abcabcabcabc"),
 		bytes.Repeat([]byte{0}, 1000), bytes.Repeat([]byte("ab"), 40000),
@@ -229,10 +223,7 @@ func TestDeflateEncodeTight(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	atLimit := 0
 	for i := range 3000 {
-		m := make([]byte, 20+rng.IntN(300))
-		for j := range m {
-			m[j] = byte(rng.Uint32())
-		}
+		m := deflateTestRandom(rng, 20+rng.IntN(300))
 		// A repeated tail of a few bytes makes it just compressible.
 		tail := rng.IntN(min(40, len(m)))
 		for j := len(m) - tail; j < len(m); j++ {
@@ -268,10 +259,7 @@ func TestDeflateEncodeTight(t *testing.T) {
 // or a result comes out cut.
 func TestDeflateEncodeStoredAtLimit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	m := make([]byte, encBlockBytes+1000)
-	for i := range m {
-		m[i] = byte(rng.Uint32())
-	}
+	m := deflateTestRandom(rng, encBlockBytes+1000)
 	const runs = 1000
 	noise := append([]byte(nil), m[encBlockBytes-runs:encBlockBytes]...)
 	compressed := 0

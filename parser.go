@@ -265,8 +265,7 @@ func checkClose(payload []byte) (StatusCode, error) {
 	if !code.validOnWire() {
 		return 0, errCloseCode
 	}
-	var u utf8State
-	if !u.feed(payload[2:]) || !u.done() {
+	if !validUTF8(payload[2:]) {
 		return 0, errInvalidUTF8Close
 	}
 	return code, nil

@@ -147,6 +147,12 @@ func (s *utf8State) reset() { s.s = utf8Accept }
 // done reports whether the message fed so far is complete, valid UTF-8.
 func (s *utf8State) done() bool { return s.s == utf8Accept }
 
+// validUTF8 reports whether p, a whole message, is valid UTF-8.
+func validUTF8(p []byte) bool {
+	var s utf8State
+	return s.feed(p) && s.done()
+}
+
 // feed consumes the next piece p of the message. It returns false if the
 // message is invalid whatever bytes may follow; the verdict is sticky.
 //
