@@ -12,9 +12,10 @@ package wsmem
 // What it saves against klauspost's streaming decoder: it writes straight
 // into the caller's buffer (no 32 KiB window to copy the dictionary into
 // and the output out of), refers back into the connection's window in
-// place, builds its tables in predictable loops, and decodes most symbols
-// with one lookup in tables of 2^9 (literal/length) and 2^8 (distance)
-// entries. Used by Conn.Recv (gatherInto).
+// place, builds its tables with one store per code (the entries of
+// shorter codes doubled in place as the lengths grow), and decodes most
+// symbols with one lookup in tables of at most 2^9 (literal/length) and
+// 2^8 (distance) entries. Used by Conn.Recv (gatherInto).
 
 import (
 	"encoding/binary"
@@ -68,6 +69,11 @@ var fastInflaterPool = sync.Pool{New: func() any { return new(fastInflater) }}
 var fixedLit, fixedDist huffTable
 
 func buildFixedDecodeTables() {
+	for set := range symbolEntries {
+		for sym := range symbolEntries[set] {
+			symbolEntries[set][sym] = symbolEntry(sym, set)
+		}
+	}
 	f := new(fastInflater)
 	fixedLit.e = make([]uint32, len(f.litEntries))
 	fixedDist.e = make([]uint32, len(f.distEntries))
@@ -89,9 +95,14 @@ const (
 // except the incomplete literal/length or distance code of a single symbol
 // of length 1 (as zlib), and for an empty one, except an empty distance
 // code (a block of literals only may declare none, §3.2.7), where every
-// entry is invalid. Root entries hold a symbol and its code length; a code
-// longer than root goes to a subtable of 2^(longest-root) entries, one per
-// root prefix, whose entries hold the code length beyond root.
+// entry is invalid. The root has 2^root entries, fewer when the longest
+// code is shorter (t.root says how many bits). Root entries hold a symbol
+// and its code length; a code longer than root goes to a subtable of
+// 2^(longest-root) entries, one per root prefix, whose entries hold the
+// code length beyond root.
+//
+// Cost: a pass over lengths, one store per code of at most root bits,
+// 2^root entries copied, and 2^(longest-root) stores per code beyond it.
 func (f *fastInflater) build(t *huffTable, e []uint32, lengths []uint8, root uint8, set int) bool {
 	// Four sets of counters: runs of equal lengths would otherwise make
 	// every increment wait for the one before.
@@ -121,6 +132,9 @@ func (f *fastInflater) build(t *huffTable, e []uint32, lengths []uint8, root uin
 		}
 		used += int(count[l])
 	}
+	// A root no wider than the longest code: a code of short ones fills
+	// fewer entries.
+	root = min(root, max(maxLen, 1))
 	switch {
 	case used == 0 && set != symDist:
 		return false
@@ -155,18 +169,25 @@ func (f *fastInflater) build(t *huffTable, e []uint32, lengths []uint8, root uin
 		clear(f.subStamp[:])
 		f.stamp = 1
 	}
+	entryOf := symbolEntries[set][:]
 	rootSize := uint32(1) << root
 	nextSub := rootSize
 	code, i := uint16(0), 0
 	for l := uint8(1); l <= maxLen; l++ {
+		if l <= root {
+			// The first 2^(l-1) entries hold the codes shorter than l,
+			// each every 2^(its length) entries: so do the next ones.
+			// Entries no code has reached yet are overwritten later (the
+			// code is complete, or the rest was made invalid above).
+			half := 1 << (l - 1)
+			copy(e[half:2*half], e[:half])
+		}
 		for _, s := range f.order[i : i+int(count[l])] {
 			rev := uint32(bits.Reverse16(code) >> (16 - l))
 			code++
-			v := symbolEntry(int(s), set)
+			v := entryOf[s]
 			if l <= root {
-				for j := rev; j < rootSize; j += 1 << l {
-					e[j] = v | uint32(l)
-				}
+				e[rev] = v | uint32(l)
 				continue
 			}
 			prefix := rev & (rootSize - 1)
@@ -186,6 +207,10 @@ func (f *fastInflater) build(t *huffTable, e []uint32, lengths []uint8, root uin
 	}
 	return true
 }
+
+// symbolEntries[set][s] is symbolEntry(s, set), for build: one load in
+// its loop instead of a switch.
+var symbolEntries [3][288]uint32
 
 // symbolEntry is the table entry of symbol s, without its code length.
 func symbolEntry(s int, set int) uint32 {
@@ -339,6 +364,7 @@ func (f *fastInflater) readTables(r *bitReader) bool {
 	if !f.build(&cl, f.clEntries[:], clLen[:], 7, symCL) {
 		return false
 	}
+	clMask := uint64(1)<<cl.root - 1
 	lengths := f.lengths[:numLit+numDist]
 	for i := 0; i < len(lengths); {
 		if r.nbits < 16 {
@@ -347,7 +373,7 @@ func (f *fastInflater) readTables(r *bitReader) bool {
 				return false
 			}
 		}
-		e := cl.e[r.bits&127]
+		e := cl.e[r.bits&clMask]
 		r.take(uint8(e))
 		v := uint8(e >> 16)
 		if v < 16 {
@@ -434,7 +460,9 @@ func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTa
 		distance := int(d>>16) + int(buf&(1<<dk-1))
 		buf >>= dk
 		nbits -= dk
-		if length > len(out)-o {
+		// A length or distance of 0 could come only from an entry build
+		// never wrote; the copies below would then make no progress.
+		if uint(length-1) >= uint(len(out)-o) || distance == 0 {
 			break
 		}
 		if distance > o {

@@ -3,6 +3,8 @@ package wsmem
 import (
 	"bytes"
 	stdflate "compress/flate"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 
@@ -249,5 +251,74 @@ func TestInflateFastNoDistanceCode(t *testing.T) {
 	n, err := inflateFast(out, w.out, nil)
 	if err != nil || string(out[:n]) != "aaa" {
 		t.Fatalf("inflateFast: %q, %v", out[:n], err)
+	}
+}
+
+// BenchmarkInflateFast decodes the messages of BenchmarkDeflate, compressed
+// each on its own by wsmem's encoder, with inflateFast and with a reused
+// klauspost/compress decompressor (what the fallback runs): run with
+// -count 6 and compare with benchstat.
+func BenchmarkInflateFast(b *testing.B) {
+	for _, size := range []int{1 << 10, 16 << 10} {
+		msgs := deflateBenchMessages(size)
+		payloads := make([][]byte, len(msgs))
+		for i, m := range msgs {
+			out, ok := deflateEncode(nil, m, 15)
+			if !ok {
+				b.Fatal("not compressed")
+			}
+			payloads[i] = out
+		}
+		out := make([]byte, size)
+		b.Run(fmt.Sprintf("%dKiB/dec=wsmem", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if n, err := inflateFast(out, payloads[i%len(payloads)], nil); err != nil || n != size {
+					b.Fatal(n, err)
+				}
+				i++
+			}
+		})
+		b.Run(fmt.Sprintf("%dKiB/dec=klauspost", size>>10), func(b *testing.B) {
+			tailed := make([][]byte, len(payloads))
+			for i, p := range payloads {
+				tailed[i] = append(bytes.Clone(p), deflateReadTail[:]...)
+			}
+			var src bytes.Reader
+			fr := flate.NewReader(&src)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				src.Reset(tailed[i%len(tailed)])
+				fr.(flate.Resetter).Reset(&src, nil)
+				if n, err := io.ReadFull(fr, out); n != size {
+					b.Fatal(n, err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// TestDecodeBlockNoProgress: an entry that build never wrote (zero) gives a
+// length or a distance of 0; decodeBlock must refuse it rather than loop
+// without progress. Tables of zeros, then a valid length of 3 with a zero
+// distance entry.
+func TestDecodeBlockNoProgress(t *testing.T) {
+	zeros := huffTable{e: make([]uint32, 4), root: 2}
+	length3 := huffTable{e: make([]uint32, 4), root: 2}
+	for i := range length3.e {
+		length3.e[i] = 3<<16 | 2 // a length symbol of base 3, no extra bits, 2-bit code
+	}
+	for _, lit := range []*huffTable{&zeros, &length3} {
+		r := bitReader{in: make([]byte, 16)}
+		out := make([]byte, 64)
+		out[0] = 'x'
+		if _, ok := decodeBlock(&r, out, 1, nil, lit, &zeros); ok {
+			t.Errorf("root entry %#x: accepted", lit.e[0])
+		}
 	}
 }
