@@ -59,6 +59,17 @@ type fastInflater struct {
 	order       [288]uint16 // symbols in canonical order, for build
 	lengths     [286 + 30]uint8
 	lit, dist   huffTable
+
+	// What the tables were last built from: a block that sends the same
+	// code lengths again (wsmem's encoder reuses its codes, see
+	// deflate_reuse.go) decodes with them as they are.
+	cl           huffTable
+	clBuilt      [19]uint8 // the code length code lengths of cl, when clValid
+	clValid      bool
+	built        [286 + 30]uint8 // the code lengths of lit and dist, when tablesValid
+	builtNumLit  int
+	builtNumDist int
+	tablesValid  bool
 }
 
 var fastInflaterPool = sync.Pool{New: func() any { return new(fastInflater) }}
@@ -360,10 +371,14 @@ func (f *fastInflater) readTables(r *bitReader) bool {
 		}
 		clLen[s] = uint8(r.take(3))
 	}
-	var cl huffTable // lengths of at most 7 bits: no subtables
-	if !f.build(&cl, f.clEntries[:], clLen[:], 7, symCL) {
-		return false
+	if !f.clValid || clLen != f.clBuilt {
+		// A build that fails has changed no table: cl stays valid.
+		if !f.build(&f.cl, f.clEntries[:], clLen[:], 7, symCL) { // lengths of at most 7 bits: no subtables
+			return false
+		}
+		f.clBuilt, f.clValid = clLen, true
 	}
+	cl := &f.cl
 	clMask := uint64(1)<<cl.root - 1
 	lengths := f.lengths[:numLit+numDist]
 	for i := 0; i < len(lengths); {
@@ -405,8 +420,17 @@ func (f *fastInflater) readTables(r *bitReader) bool {
 	if lengths[256] == 0 {
 		return false // no end of block
 	}
-	return f.build(&f.lit, f.litEntries[:], lengths[:numLit], litRootBits, symLit) &&
-		f.build(&f.dist, f.distEntries[:], lengths[numLit:], distRootBits, symDist)
+	if f.tablesValid && numLit == f.builtNumLit && numDist == f.builtNumDist && string(lengths) == string(f.built[:len(lengths)]) {
+		return true
+	}
+	f.tablesValid = false // lit may be built and dist then refused
+	if !f.build(&f.lit, f.litEntries[:], lengths[:numLit], litRootBits, symLit) ||
+		!f.build(&f.dist, f.distEntries[:], lengths[numLit:], distRootBits, symDist) {
+		return false
+	}
+	copy(f.built[:], lengths)
+	f.builtNumLit, f.builtNumDist, f.tablesValid = numLit, numDist, true
+	return true
 }
 
 // decodeBlock decodes the symbols of a Huffman block into out[o:] up to its

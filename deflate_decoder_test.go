@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/klauspost/compress/flate"
@@ -319,6 +320,152 @@ func TestDecodeBlockNoProgress(t *testing.T) {
 		out[0] = 'x'
 		if _, ok := decodeBlock(&r, out, 1, nil, lit, &zeros); ok {
 			t.Errorf("root entry %#x: accepted", lit.e[0])
+		}
+	}
+}
+
+// testBlock is a dynamic block for TestInflateTableCache: its code length
+// code (all 19 lengths sent), literal/length and distance code lengths
+// (sent without repeats), and its symbols: a literal, or a length symbol
+// (no extra bits) followed by a distance symbol (no extra bits).
+type testBlock struct {
+	cl      [19]uint8
+	lit     []uint8 // 258: up to symbol 257 (length 3)
+	dist    []uint8
+	symbols []int // literals and 257; each 257 followed by a distance symbol
+	decoded string
+}
+
+// payload writes the block and the empty stored block of the sync flush.
+func (b *testBlock) payload() []byte {
+	var w refBits
+	w.write(0, 1) // not final
+	w.write(2, 2) // dynamic
+	w.write(uint64(len(b.lit)-257), 5)
+	w.write(uint64(len(b.dist)-1), 5)
+	w.write(19-4, 4)
+	for _, s := range codeLengthOrder {
+		w.write(uint64(b.cl[s]), 3)
+	}
+	var clCode [19]uint16
+	huffmanCodes(clCode[:], b.cl[:])
+	for _, l := range append(slices.Clone(b.lit), b.dist...) {
+		w.write(uint64(clCode[l]), int(b.cl[l]))
+	}
+	litCode := make([]uint16, len(b.lit))
+	distCode := make([]uint16, len(b.dist))
+	huffmanCodes(litCode, b.lit)
+	huffmanCodes(distCode, b.dist)
+	for i := 0; i < len(b.symbols); i++ {
+		s := b.symbols[i]
+		w.write(uint64(litCode[s]), int(b.lit[s]))
+		if s == 257 {
+			i++
+			d := b.symbols[i]
+			w.write(uint64(distCode[d]), int(b.dist[d]))
+		}
+	}
+	w.write(uint64(litCode[256]), int(b.lit[256]))
+	w.write(0, 3)
+	return w.out
+}
+
+// TestInflateTableCache decodes blocks in turn with one fastInflater, so
+// that each may find the tables of the one before. Sending the same code
+// lengths again must not build anything (the build scratch, cleared before,
+// stays clear); any difference (in the distance code, in the number of
+// distance codes, in the literal/length code, in the code length code)
+// must rebuild the tables it changes, which are filled with invalid
+// entries before (a decode that kept them would hit those), and keep the
+// others (another code length code for the same lengths keeps the
+// literal/length and distance tables). Every
+// payload is checked with compress/flate first.
+func TestInflateTableCache(t *testing.T) {
+	var cl4, clMixed [19]uint8
+	for s := range 16 {
+		cl4[s] = 4 // 0..15: a complete code of 16 four-bit codes
+	}
+	for s, l := range map[int]uint8{0: 3, 2: 3, 3: 3, 1: 4, 4: 4, 5: 4, 6: 4, 7: 4, 8: 4} {
+		clMixed[s] = l
+	}
+	for _, s := range []int{9, 10, 11, 12, 13, 14, 15, 18} {
+		clMixed[s] = 5
+	}
+	lit := func(a, b, c, end, length uint8) []uint8 {
+		l := make([]uint8, 258)
+		l['a'], l['b'], l['c'], l[256], l[257] = a, b, c, end, length
+		return l
+	}
+	litA := lit(2, 2, 2, 3, 3)
+	litB := lit(3, 2, 2, 2, 3) // the same symbols, other lengths
+	a, b, c := int('a'), int('b'), int('c')
+	blocks := []testBlock{
+		{cl: cl4, lit: litA, dist: []uint8{1, 1}, symbols: []int{a, 257, 0}, decoded: "aaaa"},
+		// One distance code less: a single code of one bit. Then two
+		// again: the lengths read are those kept with one more byte
+		// after them (the 1 left from two blocks before).
+		{cl: cl4, lit: litA, dist: []uint8{1}, symbols: []int{b, 257, 0}, decoded: "bbbb"},
+		{cl: cl4, lit: litA, dist: []uint8{1, 1}, symbols: []int{a, 257, 0}, decoded: "aaaa"},
+		{cl: cl4, lit: litA, dist: []uint8{1, 1}, symbols: []int{a, b, 257, 1}, decoded: "ababa"},
+		// One more distance code, the literal/length lengths the same.
+		{cl: cl4, lit: litA, dist: []uint8{1, 0, 1}, symbols: []int{a, b, c, 257, 2}, decoded: "abcabc"},
+		// As many distance codes, other lengths.
+		{cl: cl4, lit: litA, dist: []uint8{0, 1, 1}, symbols: []int{a, b, 257, 1}, decoded: "ababa"},
+		{cl: cl4, lit: litA, dist: []uint8{0, 1, 1}, symbols: []int{c, b, a, 257, 2}, decoded: "cbacba"},
+		// The lengths kept, with the byte after them, split one later:
+		// an unused symbol 258 and another distance code.
+		{cl: cl4, lit: litA, dist: []uint8{1, 1, 0}, symbols: []int{a, 257, 0}, decoded: "aaaa"},
+		{cl: cl4, lit: litA, dist: []uint8{0, 1}, symbols: []int{a, b, 257, 1}, decoded: "ababa"},
+		{cl: cl4, lit: append(slices.Clone(litA), 0), dist: []uint8{1, 0}, symbols: []int{a, 257, 0}, decoded: "aaaa"},
+		// Other literal/length lengths, the same distance code.
+		{cl: cl4, lit: litB, dist: []uint8{0, 1, 1}, symbols: []int{a, b, 257, 1}, decoded: "ababa"},
+		// Another code length code for the same lengths, and back.
+		{cl: clMixed, lit: litB, dist: []uint8{0, 1, 1}, symbols: []int{b, c, 257, 1}, decoded: "bcbcb"},
+		{cl: cl4, lit: litB, dist: []uint8{0, 1, 1}, symbols: []int{c, a, 257, 1}, decoded: "cacac"},
+		// A block whose literal/length code builds and whose distance
+		// code does not (over-subscribed), then the code before it again:
+		// the half-built tables must not be taken for it.
+		{cl: cl4, lit: litA, dist: []uint8{1, 1, 1}, symbols: []int{a}, decoded: "malformed"},
+		{cl: cl4, lit: litB, dist: []uint8{0, 1, 1}, symbols: []int{b, a, 257, 1}, decoded: "babab"},
+	}
+	invalid := func(e []uint32) {
+		for i := range e {
+			e[i] = entInvalid<<8 | 1
+		}
+	}
+	var f fastInflater
+	out := make([]byte, 64)
+	for i, blk := range blocks {
+		p := blk.payload()
+		malformed := blk.decoded == "malformed"
+		want, err := deflateStdInflate(p, nil)
+		if malformed != (err != nil) || !malformed && string(want) != blk.decoded {
+			t.Fatalf("block %d: compress/flate: %q, %v", i, want, err)
+		}
+		sameCL, sameLengths := false, false
+		if i > 0 {
+			prev := blocks[i-1]
+			sameCL = blk.cl == prev.cl
+			sameLengths = bytes.Equal(blk.lit, prev.lit) && bytes.Equal(blk.dist, prev.dist)
+		}
+		clear(f.order[:])
+		if !sameCL {
+			invalid(f.clEntries[:])
+		}
+		if !sameLengths {
+			invalid(f.litEntries[:])
+			invalid(f.distEntries[:])
+		}
+		n, err := f.inflate(out, p, nil)
+		if malformed {
+			if err == nil {
+				t.Errorf("block %d: malformed, decoded %q", i, out[:n])
+			}
+		} else if err != nil || string(out[:n]) != blk.decoded {
+			t.Errorf("block %d: %q, %v; want %q", i, out[:n], err, blk.decoded)
+		}
+		if built := f.order != [288]uint16{}; sameCL && sameLengths && built {
+			t.Errorf("block %d: the same code lengths again, tables built", i)
 		}
 	}
 }

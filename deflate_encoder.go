@@ -63,6 +63,14 @@ type deflateEncoder struct {
 	clLen   [19]uint8
 	clCode  [19]uint16
 
+	// The dynamic code last built, which the fields above hold, and what
+	// the next blocks need to reuse it (deflate_reuse.go).
+	code      builtCode
+	carryLit  [286]uint8
+	carryDist [30]uint8
+	wLit      [286]uint32
+	wDist     [30]uint32
+
 	huff huffmanWork
 }
 
@@ -145,6 +153,15 @@ func distanceCode(d uint32) uint32 {
 // overwritten either way. With len(src) bytes of spare capacity in dst
 // nothing is allocated. len(src) must be at most encMaxMessage.
 func deflateEncode(dst, src []byte, windowBits uint8) ([]byte, bool) {
+	e := deflateEncoderPool.Get().(*deflateEncoder)
+	dst, ok := e.encode(dst, src, windowBits)
+	deflateEncoderPool.Put(e)
+	return dst, ok
+}
+
+// encode is deflateEncode with the encoder e, whose last code it may reuse
+// (deflate_reuse.go).
+func (e *deflateEncoder) encode(dst, src []byte, windowBits uint8) ([]byte, bool) {
 	limit := len(src) - 1 // the most bytes the result may have
 	if limit < 1 {
 		return dst, false
@@ -153,7 +170,6 @@ func deflateEncode(dst, src []byte, windowBits uint8) ([]byte, bool) {
 	if cap(dst)-start < limit {
 		dst = slices.Grow(dst, limit)
 	}
-	e := deflateEncoderPool.Get().(*deflateEncoder)
 	if e.base > math.MaxUint32-uint32(len(src)) {
 		clear(e.table[:])
 		e.base = 0
@@ -167,7 +183,6 @@ func deflateEncode(dst, src []byte, windowBits uint8) ([]byte, bool) {
 		ok = e.writeBlock(&w, src[bs:be])
 	}
 	e.base += uint32(len(src))
-	deflateEncoderPool.Put(e)
 	if !ok {
 		return dst[:start], false
 	}
@@ -261,33 +276,26 @@ func (e *deflateEncoder) match(tokens []uint32, n int, d uint32) []uint32 {
 // nothing, if the block would take the stream past w's capacity.
 func (e *deflateEncoder) writeBlock(w *bitWriter, block []byte) bool {
 	e.litFreq[256] = 1 // end of block
-	huffmanLengths(e.litLen[:286], e.litFreq[:286], 15, &e.huff)
-	huffmanLengths(e.distLen[:30], e.distFreq[:30], 15, &e.huff)
-
-	numLit, numDist, numCL := e.codeLengthCode()
-	var extra uint64 // extra bits of lengths and distances
+	var extra uint64   // extra bits of lengths and distances
 	for c, x := range lengthExtra {
 		extra += uint64(e.litFreq[257+c]) * uint64(x)
 	}
 	for c := range 30 {
 		extra += uint64(e.distFreq[c]) * uint64(distExtra[c])
 	}
-	// Symbols from numLit and numDist on are unused.
-	var fixedBits, dynBits uint64
-	for s, f := range e.litFreq[:numLit] {
-		fixedBits += uint64(f) * uint64(fixedLitLen[s])
-		dynBits += uint64(f) * uint64(e.litLen[s])
+	dynBits, reused := e.reuseCost()
+	if !reused {
+		dynBits = e.buildCode()
 	}
-	for c, f := range e.distFreq[:numDist] {
+	dynBits += e.code.headerBits + extra
+	var fixedBits uint64
+	for s, f := range e.litFreq[:286] {
+		fixedBits += uint64(f) * uint64(fixedLitLen[s])
+	}
+	for _, f := range e.distFreq[:30] {
 		fixedBits += uint64(f) * 5
-		dynBits += uint64(f) * uint64(e.distLen[c])
 	}
 	fixedBits += 3 + extra
-	dynBits += 3 + extra + 5 + 5 + 4 + 3*uint64(numCL)
-	for s, f := range e.clFreq {
-		dynBits += uint64(f) * uint64(e.clLen[s])
-	}
-	dynBits += 2*uint64(e.clFreq[16]) + 3*uint64(e.clFreq[17]) + 7*uint64(e.clFreq[18])
 	storedBits := uint64(3+(-(w.bits()+3))&7) + 32 + 8*uint64(len(block))
 
 	ok := true
@@ -306,15 +314,41 @@ func (e *deflateEncoder) writeBlock(w *bitWriter, block []byte) bool {
 		}
 	default:
 		if ok = w.fits(dynBits); ok {
-			e.writeDynamicHeader(w, numLit, numDist, numCL)
-			huffmanCodes(e.litCode[:numLit], e.litLen[:numLit])
-			huffmanCodes(e.distCode[:numDist], e.distLen[:numDist])
+			e.writeDynamicHeader(w)
 			w.tokens(block, e.tokens, &e.litCode, &e.litLen, &e.distCode, &e.distLen)
 		}
 	}
 	clear(e.litFreq[:])
 	clear(e.distFreq[:])
 	return ok
+}
+
+// buildCode builds a dynamic code for the block's counts in the fields of
+// e, with its header (see deflate_reuse.go for the symbols it also gives a
+// code to), and returns the bits the block's symbols take in it, without
+// the header's and the extra bits.
+func (e *deflateEncoder) buildCode() uint64 {
+	e.carryWeights()
+	huffmanLengths(e.litLen[:286], e.wLit[:], 15, &e.huff)
+	huffmanLengths(e.distLen[:30], e.wDist[:], 15, &e.huff)
+	numLit, numDist, numCL := e.codeLengthCode()
+	huffmanCodes(e.litCode[:numLit], e.litLen[:numLit])
+	huffmanCodes(e.distCode[:numDist], e.distLen[:numDist])
+	huffmanCodes(e.clCode[:], e.clLen[:])
+	header := uint64(3 + 5 + 5 + 4 + 3*numCL)
+	for s, f := range e.clFreq {
+		header += uint64(f) * uint64(e.clLen[s])
+	}
+	header += 2*uint64(e.clFreq[16]) + 3*uint64(e.clFreq[17]) + 7*uint64(e.clFreq[18])
+	e.code = builtCode{valid: true, numLit: numLit, numDist: numDist, numCL: numCL, headerBits: header}
+	var bits uint64
+	for s, f := range e.litFreq[:numLit] {
+		bits += uint64(f) * uint64(e.litLen[s])
+	}
+	for c, f := range e.distFreq[:numDist] {
+		bits += uint64(f) * uint64(e.distLen[c])
+	}
+	return bits
 }
 
 // codeLengthCode run-length codes the code lengths of the block's literal
@@ -381,14 +415,13 @@ func (e *deflateEncoder) codeLengthCode() (numLit, numDist, numCL int) {
 }
 
 // writeDynamicHeader writes the block header of a dynamic Huffman block
-// whose code lengths codeLengthCode prepared.
-func (e *deflateEncoder) writeDynamicHeader(w *bitWriter, numLit, numDist, numCL int) {
+// in the code buildCode built.
+func (e *deflateEncoder) writeDynamicHeader(w *bitWriter) {
 	w.write(2<<1, 3)
-	w.write(uint64(numLit-257)|uint64(numDist-1)<<5|uint64(numCL-4)<<10, 14)
-	for _, s := range codeLengthOrder[:numCL] {
+	w.write(uint64(e.code.numLit-257)|uint64(e.code.numDist-1)<<5|uint64(e.code.numCL-4)<<10, 14)
+	for _, s := range codeLengthOrder[:e.code.numCL] {
 		w.write(uint64(e.clLen[s]), 3)
 	}
-	huffmanCodes(e.clCode[:], e.clLen[:])
 	for i, s := range e.clSyms[:e.clNum] {
 		w.write(uint64(e.clCode[s])|uint64(e.clExtra[i])<<e.clLen[s], e.clLen[s]+codeLengthExtra[s])
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/heap"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -501,5 +502,132 @@ func BenchmarkDeflateEncode(b *testing.B) {
 			}
 			b.ReportMetric(float64(total)/float64(i)/float64(size), "ratio")
 		})
+	}
+}
+
+// TestDeflateCodeReuse encodes a run of similar messages with one encoder,
+// which reuses its last code where it may (deflate_reuse.go), and each
+// also with a new encoder, which cannot: every output must decode, most
+// messages must reuse the code (buildCode, which fills e.wLit, does not
+// run), and the run may grow by at most 3%. Then messages over shifting
+// alphabets, whose new symbols the kept code lacks: writing one with it
+// would not decode.
+func TestDeflateCodeReuse(t *testing.T) {
+	for _, size := range []int{1 << 10, 16 << 10} {
+		e := deflateEncoderPool.New().(*deflateEncoder)
+		msgs := deflateBenchMessages(size)
+		reused, withReuse, fresh := 0, 0, 0
+		for i, m := range msgs {
+			e.wLit[0] = math.MaxUint32
+			out, ok := e.encode(nil, m, 15)
+			if !ok {
+				t.Fatalf("%d bytes, message %d: not compressed", size, i)
+			}
+			if e.wLit[0] == math.MaxUint32 {
+				reused++
+			}
+			got, err := deflateStdInflate(out, nil)
+			if err != nil || !bytes.Equal(got, m) {
+				t.Fatalf("%d bytes, message %d: %v", size, i, err)
+			}
+			alone, _ := deflateEncodeFresh(m)
+			withReuse += len(out)
+			fresh += len(alone)
+		}
+		t.Logf("%d bytes: %d of %d messages reused the code; %d bytes, %d without reuse", size, reused, len(msgs), withReuse, fresh)
+		if reused < len(msgs)/2 {
+			t.Errorf("%d bytes: %d of %d messages reused the code", size, reused, len(msgs))
+		}
+		if withReuse > fresh*103/100 {
+			t.Errorf("%d bytes: %d bytes with reuse, %d without", size, withReuse, fresh)
+		}
+	}
+	e := deflateEncoderPool.New().(*deflateEncoder)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for i := range 300 {
+		m := make([]byte, 200+rng.IntN(3000))
+		from := byte(i % 200)
+		for k := range m {
+			if k > 40 && rng.IntN(4) == 0 { // a repeat, near or far
+				d := 1 + rng.IntN(min(k, 1<<(1+i%15)))
+				m[k] = m[k-d]
+				continue
+			}
+			m[k] = from + byte(rng.IntN(8+i%40))
+		}
+		out, ok := e.encode(nil, m, 15)
+		if !ok {
+			continue
+		}
+		got, err := deflateStdInflate(out, nil)
+		if err != nil || !bytes.Equal(got, m) {
+			t.Fatalf("shifting alphabet, message %d: %v", i, err)
+		}
+	}
+}
+
+// deflateEncodeFresh encodes m with a new encoder, which has no code to
+// reuse.
+func deflateEncodeFresh(m []byte) ([]byte, bool) {
+	return deflateEncoderPool.New().(*deflateEncoder).encode(nil, m, 15)
+}
+
+// TestReuseCostThreshold checks where reuseCost stops reusing a code: at
+// 4% above the block's entropy for a small block, at 256 bits above it for
+// a large one. The kept code is built for counts halving from 'a' to 'l'
+// (nearly free of waste); the block's counts move from those towards the
+// reverse order, and two of them are taken whose cost over the entropy
+// (computed here with math.Log2) falls just below and just above that
+// threshold.
+func TestReuseCostThreshold(t *testing.T) {
+	const symbols = 12
+	e := deflateEncoderPool.New().(*deflateEncoder)
+	var kept [286]uint32
+	for k := range symbols {
+		kept['a'+k] = 1 << (symbols - k)
+	}
+	kept[256] = 1
+	huffmanLengths(e.litLen[:286], kept[:], 15, &e.huff)
+	e.code.valid = true
+	for _, scale := range []float64{0.25, 200} { // about 2,000 and 1,600,000 symbols
+		below, above := false, false
+		for step := 0; step <= 100000 && !(below && above); step++ {
+			mix := float64(step) / 100000
+			clear(e.litFreq[:])
+			var n, sumXlogX, cost float64
+			for s, f := range kept {
+				if f == 0 {
+					continue
+				}
+				g := float64(f)
+				if s != 256 {
+					g = (1-mix)*g + mix*float64(kept['a'+symbols-1-(s-'a')])
+				}
+				c := uint32(max(1, math.Round(g*scale)))
+				e.litFreq[s] = c
+				x := float64(c)
+				n += x
+				sumXlogX += x * math.Log2(x)
+				cost += x * float64(e.litLen[s])
+			}
+			ent := n*math.Log2(n) - sumXlogX
+			threshold := min(ent*0.04, 256)
+			excess := cost - ent
+			var want bool
+			switch {
+			case excess > 0.9*threshold && excess < 0.97*threshold && !below:
+				want, below = true, true
+			case excess > 1.03*threshold && excess < 1.1*threshold && !above:
+				want, above = false, true
+			default:
+				continue
+			}
+			if _, got := e.reuseCost(); got != want {
+				t.Errorf("scale %v: %.0f bits over an entropy of %.0f (threshold %.0f): reuse %v", scale, excess, ent, threshold, got)
+			}
+		}
+		if !below || !above {
+			t.Fatalf("scale %v: no counts near the threshold", scale)
+		}
 	}
 }
