@@ -135,6 +135,12 @@ func (c *Conn) gather() error {
 // it cannot (dst too small, or a message it leaves to klauspost), nothing
 // of dst counts and the message is inflated as gather starts it.
 func (c *Conn) gatherInto(dst []byte) (n int, done bool, err error) {
+	return c.gatherFor(func(int) []byte { return dst })
+}
+
+// gatherFor is gatherInto with the buffer to decode into given by out,
+// once the message is gathered, from its compressed length (nil: none).
+func (c *Conn) gatherFor(out func(compressed int) []byte) (n int, done bool, err error) {
 	if c.infl != nil {
 		return 0, false, nil
 	}
@@ -172,9 +178,11 @@ func (c *Conn) gatherInto(dst []byte) (n int, done bool, err error) {
 			break
 		}
 	}
-	if dst != nil && len(c.zbuf.B) > 0 {
-		if n, done, err = c.inflateWhole(dst, text); done || err != nil {
-			return n, done, err
+	if len(c.zbuf.B) > 0 {
+		if dst := out(len(c.zbuf.B)); dst != nil {
+			if n, done, err = c.inflateWhole(dst, text); done || err != nil {
+				return n, done, err
+			}
 		}
 	}
 	c.infl = getInflater(c.zbuf.B, c.recvWin)
@@ -326,10 +334,18 @@ func (c *Conn) recvLCompressed(bufs [][]byte, typ Flags) (int, Flags, error) {
 }
 
 // nextCompressed is Next for a compressed message: it inflates the message
-// into c.msg, which grows up to the message limit.
+// into c.msg, at once with inflateFast when it can (see nextInflateRoom),
+// else streaming, growing c.msg up to the message limit.
 func (c *Conn) nextCompressed() error {
-	if err := c.gather(); err != nil {
+	n, done, err := c.gatherFor(c.nextInflateRoom)
+	if err != nil {
 		return err
+	}
+	if done {
+		c.msg.B = c.msg.B[:n]
+		c.finishMessage()
+		c.viewHeld = true
+		return nil
 	}
 	if c.msg == nil {
 		c.owner = ownerNext
@@ -352,6 +368,24 @@ func (c *Conn) nextCompressed() error {
 			return err
 		}
 	}
+}
+
+// nextInflateRoom returns the room of c.msg for Next to decode a message
+// of compressed bytes into at once: eight times as many bytes and 1 KiB
+// more, within the message limit. A message that inflates to more is
+// decoded again by the streaming decoder, after up to that many bytes of
+// work lost. c.msg holds nothing yet: once the streaming decoder has
+// started, gatherFor does not ask. nil (no c.msg, as when another call
+// began the message) leaves the message to the streaming decoder.
+func (c *Conn) nextInflateRoom(compressed int) []byte {
+	if c.msg == nil {
+		return nil
+	}
+	want := int(min(int64(compressed)*8+1024, c.cfg.maxMessageSize()))
+	if cap(c.msg.B) < want {
+		messagePool.grow(&c.msg, want)
+	}
+	return c.msg.B[:cap(c.msg.B)]
 }
 
 // trialInflate inflates what has arrived of a compressed text message and

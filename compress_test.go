@@ -67,7 +67,9 @@ func TestCompressionRoundTrips(t *testing.T) {
 	for i := range random {
 		random[i] = byte(rand.Uint32())
 	}
-	msgs := [][]byte{[]byte("tiny"), jsonLike(1024, 1), jsonLike(16<<10, 2), random, jsonLike(200<<10, 3), {}, jsonLike(1024, 1)}
+	// The run of one letter inflates to over 8 times its compressed size:
+	// more than Next's room for a decode at once (nextInflateRoom).
+	msgs := [][]byte{[]byte("tiny"), jsonLike(1024, 1), jsonLike(16<<10, 2), random, jsonLike(200<<10, 3), {}, jsonLike(1024, 1), bytes.Repeat([]byte("a"), 50000)}
 	for mi, mode := range modes {
 		srv, cli, counted := compressedPair(t, &Config{Compression: mode}, &Config{Compression: mode})
 		require.True(t, srv.compress && cli.compress, "mode %d not negotiated", mi)
@@ -274,6 +276,69 @@ func TestAllocsCompressed(t *testing.T) {
 				t.Fatal(n, err)
 			}
 		})
+		nc, err := AttachServer(&memConn{in: zm.out.Bytes()}, NoHTTP, new(Storage), nil)
+		require.NoError(t, err)
+		nc.enableDeflate(deflateParams{serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover})
+		requireNoAllocs(t, fmt.Sprint("compressed Next, takeover ", takeover), func() {
+			_, view, err := nc.Next()
+			if err != nil || len(view) != len(msg) {
+				t.Fatal(len(view), err)
+			}
+		})
+	}
+}
+
+// BenchmarkRecvCompressed receives compressed messages of the kind
+// BenchmarkDeflate sends from a replayed stream, with Recv and with Next,
+// with and without context takeover: the receive path's own work on top of
+// the decoder's.
+func BenchmarkRecvCompressed(b *testing.B) {
+	for _, size := range []int{1 << 10, 16 << 10} {
+		msgs := deflateBenchMessages(size)
+		for _, takeover := range []bool{true, false} {
+			params := deflateParams{serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover}
+			zc := clientOn(b, &memConn{}, 0, nil)
+			zc.enableDeflate(params)
+			for _, m := range msgs {
+				if err := zc.Send(Text, m); err != nil {
+					b.Fatal(err)
+				}
+			}
+			stream := zc.nc.(*memConn).out.Bytes()
+			for _, api := range []string{"Recv", "Next"} {
+				b.Run(fmt.Sprintf("%dKiB/takeover=%v/api=%s", size>>10, takeover, api), func(b *testing.B) {
+					buf := make([]byte, size)
+					b.SetBytes(int64(size))
+					b.ReportAllocs()
+					var c *Conn
+					i := len(msgs)
+					for b.Loop() {
+						if i == len(msgs) { // replay the stream from its start
+							var err error
+							c, err = AttachServer(&memConn{in: stream}, NoHTTP, new(Storage), nil)
+							if err != nil {
+								b.Fatal(err)
+							}
+							c.enableDeflate(params)
+							i = 0
+						}
+						var n int
+						var err error
+						if api == "Recv" {
+							n, _, err = c.Recv(buf)
+						} else {
+							var view []byte
+							_, view, err = c.Next()
+							n = len(view)
+						}
+						if err != nil || n != len(msgs[i]) {
+							b.Fatal(n, err)
+						}
+						i++
+					}
+				})
+			}
+		}
 	}
 }
 
