@@ -334,10 +334,10 @@ func (c *Conn) recvLCompressed(bufs [][]byte, typ Flags) (int, Flags, error) {
 }
 
 // nextCompressed is Next for a compressed message: it inflates the message
-// into c.msg, at once with inflateFast when it can (see nextInflateRoom),
+// into c.msg, at once with inflateFast when it can (see messageRoom),
 // else streaming, growing c.msg up to the message limit.
 func (c *Conn) nextCompressed() error {
-	n, done, err := c.gatherFor(c.nextInflateRoom)
+	n, done, err := c.gatherFor(c.messageRoom)
 	if err != nil {
 		return err
 	}
@@ -370,14 +370,14 @@ func (c *Conn) nextCompressed() error {
 	}
 }
 
-// nextInflateRoom returns the room of c.msg for Next to decode a message
-// of compressed bytes into at once: eight times as many bytes and 1 KiB
-// more, within the message limit. A message that inflates to more is
-// decoded again by the streaming decoder, after up to that many bytes of
-// work lost. c.msg holds nothing yet: once the streaming decoder has
-// started, gatherFor does not ask. nil (no c.msg, as when another call
+// messageRoom returns the room of c.msg for Next and the event loop to
+// decode a message of compressed bytes into at once: eight times as many
+// bytes and 1 KiB more, within the message limit. A message that inflates
+// to more is decoded again by the streaming decoder, after up to that many
+// bytes of work lost. c.msg holds nothing yet: once the streaming decoder
+// has started, gatherFor does not ask. nil (no c.msg, as when another call
 // began the message) leaves the message to the streaming decoder.
-func (c *Conn) nextInflateRoom(compressed int) []byte {
+func (c *Conn) messageRoom(compressed int) []byte {
 	if c.msg == nil {
 		return nil
 	}

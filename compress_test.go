@@ -68,7 +68,7 @@ func TestCompressionRoundTrips(t *testing.T) {
 		random[i] = byte(rand.Uint32())
 	}
 	// The run of one letter inflates to over 8 times its compressed size:
-	// more than Next's room for a decode at once (nextInflateRoom).
+	// more than Next's room for a decode at once (messageRoom).
 	msgs := [][]byte{[]byte("tiny"), jsonLike(1024, 1), jsonLike(16<<10, 2), random, jsonLike(200<<10, 3), {}, jsonLike(1024, 1), bytes.Repeat([]byte("a"), 50000)}
 	for mi, mode := range modes {
 		srv, cli, counted := compressedPair(t, &Config{Compression: mode}, &Config{Compression: mode})
@@ -205,19 +205,13 @@ func TestCompressedInvalidUTF8(t *testing.T) {
 	good := jsonLike(2000, 7)
 	bad := append(jsonLike(2000, 8), 0xc3, 0x28, 'x') // 0xc3 0x28: not UTF-8
 	for _, takeover := range []bool{true, false} {
+		frames := compressedFrames(t, takeover, good, bad)
 		for _, room := range []int{4096, 1000} {
-			var win *deflateWindow
-			if takeover {
-				win = newDeflateWindow(15)
-			}
-			zgood, ok1 := compressMessage(nil, good, 1, 15, win)
-			zbad, ok2 := compressMessage(nil, bad, 1, 15, win)
-			require.True(t, ok1 && ok2)
 			hdr := req
 			if !takeover {
 				hdr = strings.Replace(req, "permessage-deflate", "permessage-deflate; client_no_context_takeover", 1)
 			}
-			m := &memConn{in: cat([]byte(hdr), wireFrame(true, Rsv1, OpText, true, testKey, zgood), wireFrame(true, Rsv1, OpText, true, testKey, zbad))}
+			m := &memConn{in: cat([]byte(hdr), frames)}
 			c, err := AttachServer(m, 0, new(Storage), &Config{Compression: CompressionConfig{Enabled: true}})
 			require.NoError(t, err)
 			buf := make([]byte, 4096)
@@ -228,7 +222,41 @@ func TestCompressedInvalidUTF8(t *testing.T) {
 			require.ErrorIs(t, err, errInvalidUTF8, "takeover %v, room %d", takeover, room)
 			require.True(t, bytes.Contains(m.out.Bytes(), []byte{0x88, 0x02, 0x03, 0xef}), "close 1007 (takeover %v, room %d)", takeover, room)
 		}
+		// Next and the event loop, which decode at once too.
+		params := deflateParams{serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover}
+		m := &memConn{in: bytes.Clone(frames)}
+		c, err := AttachServer(m, NoHTTP, new(Storage), nil)
+		require.NoError(t, err)
+		c.enableDeflate(params)
+		_, view, err := c.Next()
+		require.NoError(t, err)
+		require.Equal(t, good, view)
+		_, _, err = c.Next()
+		require.ErrorIs(t, err, errInvalidUTF8, "Next, takeover %v", takeover)
+		require.True(t, bytes.Contains(m.out.Bytes(), []byte{0x88, 0x02, 0x03, 0xef}), "Next: close 1007 (takeover %v)", takeover)
+		p := NewPushServer(NoHTTP, new(Storage), nil)
+		p.enableDeflate(params)
+		r, out, err := feedAll(t, p, frames, nil)
+		require.ErrorIs(t, err, errInvalidUTF8, "Feed, takeover %v", takeover)
+		require.Equal(t, []string{"text:" + string(good)}, r.msgs)
+		require.True(t, bytes.Contains(out, []byte{0x88, 0x02, 0x03, 0xef}), "Feed: close 1007 (takeover %v)", takeover)
 	}
+}
+
+// compressedFrames returns msgs compressed in turn, with or without
+// context takeover, each in a masked text frame with RSV1 set.
+func compressedFrames(t *testing.T, takeover bool, msgs ...[]byte) []byte {
+	var win *deflateWindow
+	if takeover {
+		win = newDeflateWindow(15)
+	}
+	var frames []byte
+	for _, m := range msgs {
+		z, ok := compressMessage(nil, m, 1, 15, win)
+		require.True(t, ok)
+		frames = append(frames, wireFrame(true, Rsv1, OpText, true, testKey, z)...)
+	}
+	return frames
 }
 
 func TestAllocsCompressed(t *testing.T) {
@@ -285,13 +313,39 @@ func TestAllocsCompressed(t *testing.T) {
 				t.Fatal(len(view), err)
 			}
 		})
+		if !takeover { // the same frame again and again: only without history
+			params := deflateParams{serverNoContextTakeover: true, clientNoContextTakeover: true}
+			one := clientOn(t, &memConn{}, 0, nil)
+			one.enableDeflate(params)
+			require.NoError(t, one.Send(Text, msg))
+			frame := one.nc.(*memConn).out.Bytes()
+			p := NewPushServer(NoHTTP, new(Storage), nil)
+			p.enableDeflate(params)
+			in := make([]byte, len(frame))
+			h := &lengthHandler{}
+			requireNoAllocs(t, "compressed Feed", func() {
+				copy(in, frame) // Feed unmasks in place
+				h.lengths = 0
+				if _, err := p.Feed(in, h, nil); err != nil || h.lengths != len(msg) {
+					t.Fatal(h.lengths, err)
+				}
+			})
+		}
 	}
 }
 
+// lengthHandler adds up the lengths of the messages Feed delivers.
+type lengthHandler struct {
+	NopHandler
+	lengths int
+}
+
+func (h *lengthHandler) OnMessage(_ *Conn, _ Flags, data []byte) { h.lengths += len(data) }
+
 // BenchmarkRecvCompressed receives compressed messages of the kind
-// BenchmarkDeflate sends from a replayed stream, with Recv and with Next,
-// with and without context takeover: the receive path's own work on top of
-// the decoder's.
+// BenchmarkDeflate sends from a replayed stream, with the event loop's
+// Feed (one message's frame per call), Recv and Next, with and without
+// context takeover: the receive path's own work on top of the decoder's.
 func BenchmarkRecvCompressed(b *testing.B) {
 	for _, size := range []int{1 << 10, 16 << 10} {
 		msgs := deflateBenchMessages(size)
@@ -299,12 +353,40 @@ func BenchmarkRecvCompressed(b *testing.B) {
 			params := deflateParams{serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover}
 			zc := clientOn(b, &memConn{}, 0, nil)
 			zc.enableDeflate(params)
-			for _, m := range msgs {
+			out := &zc.nc.(*memConn).out
+			ends := make([]int, len(msgs)) // where each message's frame ends
+			for i, m := range msgs {
 				if err := zc.Send(Text, m); err != nil {
 					b.Fatal(err)
 				}
+				ends[i] = out.Len()
 			}
-			stream := zc.nc.(*memConn).out.Bytes()
+			stream := out.Bytes()
+			b.Run(fmt.Sprintf("%dKiB/takeover=%v/api=Feed", size>>10, takeover), func(b *testing.B) {
+				in := make([]byte, 0, len(stream))
+				h := &lengthHandler{}
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				var c *Conn
+				i := len(msgs)
+				for b.Loop() {
+					if i == len(msgs) { // replay the stream from its start
+						c = NewPushServer(NoHTTP, new(Storage), nil)
+						c.enableDeflate(params)
+						i = 0
+					}
+					start := 0
+					if i > 0 {
+						start = ends[i-1]
+					}
+					in = append(in[:0], stream[start:ends[i]]...) // Feed unmasks in place
+					h.lengths = 0
+					if _, err := c.Feed(in, h, nil); err != nil || h.lengths != len(msgs[i]) {
+						b.Fatal(h.lengths, err)
+					}
+					i++
+				}
+			})
 			for _, api := range []string{"Recv", "Next"} {
 				b.Run(fmt.Sprintf("%dKiB/takeover=%v/api=%s", size>>10, takeover, api), func(b *testing.B) {
 					buf := make([]byte, size)
