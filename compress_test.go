@@ -471,10 +471,11 @@ func TestCompressedShortBufferKeepsTail(t *testing.T) {
 
 // FuzzRecvCompressed sends two compressed binary messages (any bytes as
 // their payloads) to a server with context takeover and receives them with
-// Recv into a buffer of the given size. Each must come out as
-// klauspost/compress decodes it with the window the first one leaves,
-// whether Recv took wsmem's decoder or fell back: a message that decodes
-// and fits arrives intact, one that does not decode fails Recv.
+// Recv into a buffer of the given size, with Next, and through the event
+// loop (Feed). Each must come out as klauspost/compress decodes it with the
+// window the first one leaves, whether wsmem's decoder took it or the
+// fallback did: a message that decodes (and, for Recv, fits) arrives
+// intact, one that does not decode fails the call.
 func FuzzRecvCompressed(f *testing.F) {
 	win := newDeflateWindow(15)
 	a, _ := compressMessage(nil, jsonLike(3000, 1), 1, 15, win)
@@ -484,29 +485,57 @@ func FuzzRecvCompressed(f *testing.F) {
 	f.Add([]byte{0x00}, []byte{0xff, 0x00}, uint16(10))
 	req := strings.Replace(chromeRequest, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
 	const limit = 1 << 20
+	cfg := &Config{MaxMessageSize: limit, Compression: CompressionConfig{Enabled: true}}
 	f.Fuzz(func(t *testing.T, p1, p2 []byte, room uint16) {
-		m := &memConn{in: cat([]byte(req), wireFrame(true, Rsv1, OpBinary, true, testKey, p1), wireFrame(true, Rsv1, OpBinary, true, testKey, p2))}
-		c, err := AttachServer(m, 0, new(Storage), &Config{MaxMessageSize: limit, Compression: CompressionConfig{Enabled: true}})
+		stream := cat([]byte(req), wireFrame(true, Rsv1, OpBinary, true, testKey, p1), wireFrame(true, Rsv1, OpBinary, true, testKey, p2))
+		c, err := AttachServer(&memConn{in: stream}, 0, new(Storage), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
+		nc, err := AttachServer(&memConn{in: stream}, 0, new(Storage), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _, ferr := feedAll(t, NewPushServer(0, new(Storage), cfg), stream, nil)
 		ref := newDeflateWindow(15)
 		buf := make([]byte, room)
+		recvDone := false
 		for i, p := range [][]byte{p1, p2} {
 			want, werr := inflateMessage(nil, p, ref, limit)
-			n, _, err := c.Recv(buf)
+			_, view, nerr := nc.Next()
 			if werr != nil {
-				if err == nil {
-					t.Fatalf("message %d: Recv took what klauspost refuses (%v)", i, werr)
+				if nerr == nil {
+					t.Fatalf("message %d: Next took what klauspost refuses (%v)", i, werr)
 				}
+				if ferr == nil || len(r.msgs) != i {
+					t.Fatalf("message %d: Feed delivered %d messages (%v) where klauspost refuses one (%v)", i, len(r.msgs), ferr, werr)
+				}
+			}
+			if !recvDone {
+				n, _, err := c.Recv(buf)
+				switch {
+				case werr != nil:
+					if err == nil {
+						t.Fatalf("message %d: Recv took what klauspost refuses (%v)", i, werr)
+					}
+				case len(want) > len(buf):
+					recvDone = true // truncated: ErrShortBuffer, and the fallback's business
+				case err != nil || !bytes.Equal(buf[:n], want):
+					t.Fatalf("message %d: Recv %v, %d bytes; klauspost %d bytes", i, err, n, len(want))
+				}
+			}
+			if werr != nil {
 				return
 			}
-			if len(want) > len(buf) {
-				return // truncated: ErrShortBuffer, and the fallback's business
+			if nerr != nil || !bytes.Equal(view, want) {
+				t.Fatalf("message %d: Next %v, %d bytes; klauspost %d bytes", i, nerr, len(view), len(want))
 			}
-			if err != nil || !bytes.Equal(buf[:n], want) {
-				t.Fatalf("message %d: Recv %v, %d bytes; klauspost %d bytes", i, err, n, len(want))
+			if len(r.msgs) <= i || r.msgs[i] != "binary:"+string(want) {
+				t.Fatalf("message %d: Feed delivered %d messages (%v); klauspost %d bytes", i, len(r.msgs), ferr, len(want))
 			}
+		}
+		if ferr != nil {
+			t.Fatalf("Feed: %v after both messages", ferr)
 		}
 	})
 }
