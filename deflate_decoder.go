@@ -13,9 +13,11 @@ package wsmem
 // into the caller's buffer (no 32 KiB window to copy the dictionary into
 // and the output out of), refers back into the connection's window in
 // place, builds its tables with one store per code (the entries of
-// shorter codes doubled in place as the lengths grow), and decodes most
+// shorter codes doubled in place as the lengths grow) and keeps them for
+// the next block that sends the same code lengths, and decodes most
 // symbols with one lookup in tables of at most 2^9 (literal/length) and
-// 2^8 (distance) entries. Used by Conn.Recv (gatherInto).
+// 2^8 (distance) entries. Used by Conn.Recv and Conn.Next (gatherFor) and
+// by the event loop (deliver).
 
 import (
 	"encoding/binary"

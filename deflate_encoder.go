@@ -7,7 +7,9 @@ package wsmem
 // greedy LZ77 pass with a hash table that is never cleared (entries from
 // earlier messages are recognised by their position), builds the codes in
 // linear time after one small sort (deflate_huffman.go), and writes each
-// block as dynamic, fixed or stored Huffman, whichever is shortest.
+// block as dynamic, fixed or stored Huffman, whichever is shortest. The
+// dynamic code of one message is kept for the next ones while it suits
+// them nearly as well as their own (deflate_reuse.go).
 //
 // The output is a raw DEFLATE stream of non-final blocks ended by the 3 bits
 // of an empty stored block and padding: the sync flush of RFC 7692 §7.2.1
@@ -272,7 +274,8 @@ func (e *deflateEncoder) match(tokens []uint32, n int, d uint32) []uint32 {
 }
 
 // writeBlock writes e.tokens, the tokens of block, as one non-final block
-// of the cheapest type, and clears the counts. It reports false, writing
+// of the cheapest type (dynamic in the kept code when reuseCost allows,
+// else in one built for it), and clears the counts. It reports false, writing
 // nothing, if the block would take the stream past w's capacity.
 func (e *deflateEncoder) writeBlock(w *bitWriter, block []byte) bool {
 	e.litFreq[256] = 1 // end of block
