@@ -125,21 +125,13 @@ func (c *Conn) sendCompressed(typ Flags, n int) bool {
 // starts inflating it. A deadline leaves what arrived in c.zbuf for the
 // next call.
 func (c *Conn) gather() error {
-	_, _, err := c.gatherInto(nil)
+	_, _, err := c.gatherFor(nil)
 	return err
 }
 
-// gatherInto is gather, and then, if dst is not nil, decodes the whole
-// message into dst with inflateFast if it can (done=true, n bytes: the
-// message is finished, its input released and the window updated). When
-// it cannot (dst too small, or a message it leaves to klauspost), nothing
-// of dst counts and the message is inflated as gather starts it.
-func (c *Conn) gatherInto(dst []byte) (n int, done bool, err error) {
-	return c.gatherFor(func(int) []byte { return dst })
-}
-
-// gatherFor is gatherInto with the buffer to decode into given by out,
-// once the message is gathered, from its compressed length (nil: none).
+// gatherFor is gather, with a try at decoding the whole message at once
+// first (see startInflate) into the buffer out gives for its compressed
+// length.
 func (c *Conn) gatherFor(out func(compressed int) []byte) (n int, done bool, err error) {
 	if c.infl != nil {
 		return 0, false, nil
@@ -178,13 +170,28 @@ func (c *Conn) gatherFor(out func(compressed int) []byte) (n int, done bool, err
 			break
 		}
 	}
-	if len(c.zbuf.B) > 0 {
+	return c.startInflate(out, text)
+}
+
+// startInflate starts decoding the gathered message in c.zbuf (nil: an
+// empty one). When out is not nil and gives a buffer for the compressed
+// length, the whole message is decoded into it with inflateFast if it can
+// (done=true, n bytes: the message is finished, its input released and the
+// window updated). Otherwise (no buffer, too small, or a message it leaves
+// to klauspost) nothing of that buffer counts, and klauspost's streaming
+// decoder is set up for inflate.
+func (c *Conn) startInflate(out func(compressed int) []byte, text bool) (n int, done bool, err error) {
+	if c.zbuf == nil {
+		c.zbuf = messagePool.Get()
+	}
+	if out != nil && len(c.zbuf.B) > 0 {
 		if dst := out(len(c.zbuf.B)); dst != nil {
 			if n, done, err = c.inflateWhole(dst, text); done || err != nil {
 				return n, done, err
 			}
 		}
 	}
+	messagePool.grow(&c.zbuf, deflateTailRoom) // room for the fast inflate path
 	c.infl = getInflater(c.zbuf.B, c.recvWin)
 	c.infl.produced, c.infl.text = 0, text
 	c.p.utf8.reset()
@@ -192,7 +199,7 @@ func (c *Conn) gatherFor(out func(compressed int) []byte) (n int, done bool, err
 }
 
 // inflateWhole decodes the gathered message into dst at once (see
-// gatherInto). The checks are those of inflate: the size limit, and UTF-8
+// startInflate). The checks are those of inflate: the size limit, and UTF-8
 // for text.
 func (c *Conn) inflateWhole(dst []byte, text bool) (int, bool, error) {
 	var dict []byte
@@ -283,7 +290,7 @@ func (c *Conn) inflateRest() (int64, error) {
 
 // recvCompressed is Recv for a compressed message.
 func (c *Conn) recvCompressed(buf []byte) (int, bool, error) {
-	if n, done, err := c.gatherInto(buf); done || err != nil {
+	if n, done, err := c.gatherFor(func(int) []byte { return buf }); done || err != nil {
 		return n, false, err
 	}
 	n := 0

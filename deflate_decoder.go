@@ -65,13 +65,12 @@ type fastInflater struct {
 	// What the tables were last built from: a block that sends the same
 	// code lengths again (wsmem's encoder reuses its codes, see
 	// deflate_reuse.go) decodes with them as they are.
-	cl           huffTable
-	clBuilt      [19]uint8 // the code length code lengths of cl, when clValid
-	clValid      bool
-	built        [286 + 30]uint8 // the code lengths of lit and dist, when tablesValid
-	builtNumLit  int
-	builtNumDist int
-	tablesValid  bool
+	cl          huffTable
+	clBuilt     [19]uint8 // the code length code lengths of cl, when clValid
+	clValid     bool
+	built       [286 + 30]uint8 // built[:builtLen]: the code lengths of lit and dist
+	builtLen    int             // 0 while lit and dist are not whole
+	builtNumLit int
 }
 
 var fastInflaterPool = sync.Pool{New: func() any { return new(fastInflater) }}
@@ -422,16 +421,15 @@ func (f *fastInflater) readTables(r *bitReader) bool {
 	if lengths[256] == 0 {
 		return false // no end of block
 	}
-	if f.tablesValid && numLit == f.builtNumLit && numDist == f.builtNumDist && string(lengths) == string(f.built[:len(lengths)]) {
+	if numLit == f.builtNumLit && string(lengths) == string(f.built[:f.builtLen]) {
 		return true
 	}
-	f.tablesValid = false // lit may be built and dist then refused
+	f.builtLen = 0 // lit may be built and dist then refused
 	if !f.build(&f.lit, f.litEntries[:], lengths[:numLit], litRootBits, symLit) ||
 		!f.build(&f.dist, f.distEntries[:], lengths[numLit:], distRootBits, symDist) {
 		return false
 	}
-	copy(f.built[:], lengths)
-	f.builtNumLit, f.builtNumDist, f.tablesValid = numLit, numDist, true
+	f.builtLen, f.builtNumLit = copy(f.built[:], lengths), numLit
 	return true
 }
 

@@ -402,8 +402,7 @@ func TestInflateTableCache(t *testing.T) {
 	blocks := []testBlock{
 		{cl: cl4, lit: litA, dist: []uint8{1, 1}, symbols: []int{a, 257, 0}, decoded: "aaaa"},
 		// One distance code less: a single code of one bit. Then two
-		// again: the lengths read are those kept with one more byte
-		// after them (the 1 left from two blocks before).
+		// again: the lengths read start with all of those kept.
 		{cl: cl4, lit: litA, dist: []uint8{1}, symbols: []int{b, 257, 0}, decoded: "bbbb"},
 		{cl: cl4, lit: litA, dist: []uint8{1, 1}, symbols: []int{a, 257, 0}, decoded: "aaaa"},
 		{cl: cl4, lit: litA, dist: []uint8{1, 1}, symbols: []int{a, b, 257, 1}, decoded: "ababa"},
@@ -412,11 +411,9 @@ func TestInflateTableCache(t *testing.T) {
 		// As many distance codes, other lengths.
 		{cl: cl4, lit: litA, dist: []uint8{0, 1, 1}, symbols: []int{a, b, 257, 1}, decoded: "ababa"},
 		{cl: cl4, lit: litA, dist: []uint8{0, 1, 1}, symbols: []int{c, b, a, 257, 2}, decoded: "cbacba"},
-		// The lengths kept, with the byte after them, split one later:
-		// an unused symbol 258 and another distance code.
-		{cl: cl4, lit: litA, dist: []uint8{1, 1, 0}, symbols: []int{a, 257, 0}, decoded: "aaaa"},
-		{cl: cl4, lit: litA, dist: []uint8{0, 1}, symbols: []int{a, b, 257, 1}, decoded: "ababa"},
-		{cl: cl4, lit: append(slices.Clone(litA), 0), dist: []uint8{1, 0}, symbols: []int{a, 257, 0}, decoded: "aaaa"},
+		// The same lengths in a row, split one later: an unused symbol
+		// 258, and distance codes 0 and 1 where there were 1 and 2.
+		{cl: cl4, lit: append(slices.Clone(litA), 0), dist: []uint8{1, 1}, symbols: []int{a, 257, 0}, decoded: "aaaa"},
 		// Other literal/length lengths, the same distance code.
 		{cl: cl4, lit: litB, dist: []uint8{0, 1, 1}, symbols: []int{a, b, 257, 1}, decoded: "ababa"},
 		// Another code length code for the same lengths, and back.

@@ -333,27 +333,14 @@ func (c *Conn) deliver(h Handler) error {
 		}
 		// At once with wsmem's decoder when it can (as Next), else
 		// streaming.
-		done := false
-		if c.zbuf != nil && len(c.zbuf.B) > 0 {
-			n, ok, err := c.inflateWhole(c.messageRoom(len(c.zbuf.B)), typ == Text)
-			if err != nil {
-				return err
-			}
-			if done = ok; done {
-				c.msg.B = c.msg.B[:n]
-			}
+		n, done, err := c.startInflate(c.messageRoom, typ == Text)
+		if err != nil {
+			return err
 		}
-		if !done {
-			if c.zbuf == nil { // an empty compressed message
-				c.zbuf = messagePool.Get()
-			}
-			messagePool.grow(&c.zbuf, deflateTailRoom) // room for the fast inflate path
-			c.infl = getInflater(c.zbuf.B, c.recvWin)
-			c.infl.produced, c.infl.text = 0, typ == Text
-			c.p.utf8.reset()
-			if err := c.inflateAll(); err != nil {
-				return err
-			}
+		if done {
+			c.msg.B = c.msg.B[:n]
+		} else if err := c.inflateAll(); err != nil {
+			return err
 		}
 	}
 	var data []byte
