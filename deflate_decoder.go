@@ -14,9 +14,10 @@ package wsmem
 // and the output out of), refers back into the connection's window in
 // place, builds its tables with one store per code (the entries of
 // shorter codes doubled in place as the lengths grow) and keeps them for
-// the next block that sends the same code lengths, and decodes most
-// symbols with one lookup in tables of at most 2^9 (literal/length) and
-// 2^8 (distance) entries. Used by Conn.Recv and Conn.Next (gatherFor) and
+// the next block that sends the same code lengths, decodes most symbols
+// with one lookup in tables of at most 2^9 (literal/length) and 2^8
+// (distance) entries, loads each literal/length entry as soon as the bits
+// before it are consumed, and copies matches a word at a time. Used by Conn.Recv and Conn.Next (gatherFor) and
 // by the event loop (deliver).
 
 import (
@@ -291,6 +292,8 @@ func (r *bitReader) take(n uint8) uint64 {
 // here) into out, referring back into dict (the connection's window, or
 // nil), and returns the length of the message. It returns
 // errInflateFallback if the message does not fit in out, or is malformed.
+// Bytes of out past the message may be overwritten (matches are copied a
+// word at a time).
 func inflateFast(out, msg, dict []byte) (int, error) {
 	f := fastInflaterPool.Get().(*fastInflater)
 	n, err := f.inflate(out, msg, dict)
@@ -442,7 +445,13 @@ func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTa
 	litRoot, distRoot := lit.root, dist.root
 	litMask, litSubMask := uint64(1)<<litRoot-1, uint64(1)<<lit.sub-1
 	distMask, distSubMask := uint64(1)<<distRoot-1, uint64(1)<<dist.sub-1
+	// The next symbol's root entry is loaded as soon as the bits before it
+	// are consumed, before the refill (which adds bits above those already
+	// there): the load need not wait for the refill. This needs at least
+	// root bits in buf: always after a literal, as the loop starts with 48.
+	r.refill()
 	in, pos, buf, nbits := r.in, r.pos, r.bits, r.nbits
+	e := le[buf&litMask]
 	ok := false
 	for {
 		// A length and its distance take at most 15+5+15+13 bits.
@@ -457,8 +466,13 @@ func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTa
 				pos, buf, nbits = r.pos, r.bits, r.nbits
 			}
 		}
-		var e uint32
-		e, buf, nbits = decodeSymbol(le, litRoot, litMask, litSubMask, buf, nbits)
+		if uint8(e>>8) == entSub {
+			buf >>= litRoot
+			nbits -= litRoot
+			e = le[e>>16+uint32(buf&litSubMask)]
+		}
+		buf >>= uint8(e)
+		nbits -= uint8(e)
 		kind := uint8(e >> 8)
 		if kind == entLiteral {
 			if o >= len(out) {
@@ -466,6 +480,7 @@ func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTa
 			}
 			out[o] = byte(e >> 16)
 			o++
+			e = le[buf&litMask]
 			continue
 		}
 		if kind >= entLiteral {
@@ -484,6 +499,17 @@ func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTa
 		distance := int(d>>16) + int(buf&(1<<dk-1))
 		buf >>= dk
 		nbits -= dk
+		// The next entry, after a refill: a match may have taken all bits.
+		if pos+8 <= len(in) {
+			buf |= binary.LittleEndian.Uint64(in[pos:]) << nbits
+			pos += int(63-nbits) >> 3
+			nbits |= 56
+		} else {
+			r.pos, r.bits, r.nbits = pos, buf, nbits
+			r.refill()
+			pos, buf, nbits = r.pos, r.bits, r.nbits
+		}
+		e = le[buf&litMask]
 		// A length or distance of 0 could come only from an entry build
 		// never wrote; the copies below would then make no progress.
 		if uint(length-1) >= uint(len(out)-o) || distance == 0 {
@@ -498,6 +524,18 @@ func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTa
 			k := copy(out[o:o+length], dict[len(dict)-back:])
 			o += k
 			length -= k
+		}
+		if distance >= 8 && o+length+7 <= len(out) {
+			// Eight bytes at a time, each word read before it is
+			// overwritten as distance >= 8; the last store, starting
+			// before the match's end, may run up to 7 bytes past it into
+			// bytes not decoded yet.
+			from, to := o-distance, o
+			o += length
+			for ; to < o; from, to = from+8, to+8 {
+				binary.LittleEndian.PutUint64(out[to:], binary.LittleEndian.Uint64(out[from:]))
+			}
+			continue
 		}
 		// Overlapping copies double the source each round.
 		for start := o - distance; length > 0; {

@@ -23,6 +23,18 @@ func inflateFastStreams(t testing.TB) (payloads, dicts [][]byte) {
 		msgs = append(msgs, deflateTestText(rng, n))
 	}
 	msgs = append(msgs, deflateTestRandom(rng, 3000), bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("abc"), 30000))
+	// Matches at short distances around the word copy's limit of 8, of
+	// every length up to 258, some ending at the message's last byte.
+	for _, period := range []int{1, 2, 5, 7, 8, 9, 15, 16, 17} {
+		m := deflateTestRandom(rng, 40)
+		for _, run := range []int{3, 4, 9, 16, 17, 100, 258, 300} {
+			for range run {
+				m = append(m, m[len(m)-period])
+			}
+			m = append(m, deflateTestRandom(rng, 1+run%5)...)
+		}
+		msgs = append(msgs, m, m[:len(m)-1-period])
+	}
 	for i, m := range msgs {
 		var dict []byte
 		if i%2 == 1 {
@@ -463,6 +475,53 @@ func TestInflateTableCache(t *testing.T) {
 		}
 		if built := f.order != [288]uint16{}; sameCL && sameLengths && built {
 			t.Errorf("block %d: the same code lengths again, tables built", i)
+		}
+	}
+}
+
+// TestInflateWordCopy decodes fixed-code blocks of literals, one match and
+// more literals, into a buffer of exactly the message's size: matches at
+// distances on both sides of the word copy's limit of 8, of lengths 3 to
+// 40, ending 0 to 9 bytes before the end of the buffer, where the word
+// copy's last store must not run past it.
+func TestInflateWordCopy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, dist := range []int{1, 7, 8, 9, 16, 17} {
+		for length := 3; length <= 40; length++ {
+			for tail := range 10 {
+				want := deflateTestRandom(rng, 20)
+				for range length {
+					want = append(want, want[len(want)-dist])
+				}
+				want = append(want, deflateTestRandom(rng, tail)...)
+
+				var w refBits
+				w.write(1, 1) // final
+				w.write(1, 2) // fixed code
+				literal := func(b byte) { w.write(uint64(fixedLitCode[b]), int(fixedLitLen[b])) }
+				for _, b := range want[:20] {
+					literal(b)
+				}
+				lc := lengthCodes[length-3]
+				w.write(uint64(fixedLitCode[257+int(lc)]), int(fixedLitLen[257+int(lc)]))
+				w.write(uint64(length-3-int(lengthBase[lc])), int(lengthExtra[lc]))
+				dc := distanceCode(uint32(dist - 1))
+				w.write(uint64(fixedDistCode[dc]), int(fixedDistLen[dc]))
+				w.write(uint64(uint32(dist-1)-distBase[dc]), int(distExtra[dc]))
+				for _, b := range want[20+length:] {
+					literal(b)
+				}
+				w.write(uint64(fixedLitCode[256]), int(fixedLitLen[256]))
+
+				if ref, err := deflateStdInflate(w.out, nil); err != nil || !bytes.Equal(ref, want) {
+					t.Fatalf("distance %d, length %d, tail %d: the test's block is wrong: %v", dist, length, tail, err)
+				}
+				out := make([]byte, len(want))
+				n, err := inflateFast(out, w.out, nil)
+				if err != nil || !bytes.Equal(out[:n], want) {
+					t.Fatalf("distance %d, length %d, tail %d: %v, %q, want %q", dist, length, tail, err, out[:n], want)
+				}
+			}
 		}
 	}
 }
