@@ -202,9 +202,9 @@ func (c *Conn) startInflate(out func(compressed int) []byte, text bool) (n int, 
 // startInflate). The checks are those of inflate: the size limit, and UTF-8
 // for text.
 func (c *Conn) inflateWhole(dst []byte, text bool) (int, bool, error) {
-	var dict []byte
+	var dict, dictEnd []byte
 	if c.recvWin != nil {
-		dict = c.recvWin.hist
+		dict, dictEnd = c.recvWin.parts()
 	}
 	// A message longer than the limit is left to the streaming decoder,
 	// which fails it with the right error.
@@ -212,7 +212,7 @@ func (c *Conn) inflateWhole(dst []byte, text bool) (int, bool, error) {
 	if int64(len(dst)) > limit {
 		dst = dst[:limit]
 	}
-	n, err := inflateFast(dst, c.zbuf.B, dict)
+	n, err := inflateFast(dst, c.zbuf.B, dict, dictEnd)
 	if err != nil {
 		return 0, false, nil
 	}

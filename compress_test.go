@@ -528,3 +528,43 @@ func FuzzRecvCompressed(f *testing.F) {
 		}
 	})
 }
+
+// TestTrialInflateWrappedWindow: once the window of history wraps around
+// its ring (34,000 bytes of text with two-byte characters before the last
+// message), a compressed text message arriving a byte at a time, in frames
+// of 100 bytes, is checked as it comes (trialInflate, at frame ends) and
+// decoded at its end, both reading the history in order: it is received
+// intact, not failed as invalid UTF-8 or garbled.
+func TestTrialInflateWrappedWindow(t *testing.T) {
+	req := strings.Replace(chromeRequest, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
+	msgs := [][]byte{jsonLike(20000, 1), jsonLike(14000, 2), jsonLike(6000, 3)}
+	win := newDeflateWindow(15)
+	var frames []byte
+	for _, m := range msgs {
+		z, ok := compressMessage(nil, m, 1, 15, win)
+		require.True(t, ok)
+		// In frames of 100 bytes: each frame's end is a point where the
+		// message is checked if no more bytes are buffered.
+		for op := OpText; len(z) > 0; op = OpContinuation {
+			k := min(len(z), 100)
+			rsv := uint8(0)
+			if op == OpText {
+				rsv = Rsv1
+			}
+			frames = append(frames, wireFrame(k == len(z), rsv, op, true, testKey, z[:k])...)
+			z = z[k:]
+		}
+	}
+	for _, chunk := range []int{0, 1} {
+		c, err := AttachServer(&memConn{in: cat([]byte(req), frames), chunk: chunk}, 0, new(Storage), &Config{Compression: CompressionConfig{Enabled: true}})
+		require.NoError(t, err)
+		buf := make([]byte, 40000)
+		for i, want := range msgs {
+			n, _, err := c.Recv(buf)
+			require.NoError(t, err, "message %d, reads of %d bytes", i, chunk)
+			require.Equal(t, want, buf[:n], "message %d, reads of %d bytes", i, chunk)
+		}
+		_, b := c.recvWin.parts()
+		require.NotEmpty(t, b, "the window has not wrapped")
+	}
+}

@@ -198,18 +198,23 @@ func deflateBitsOrMax(b uint8) uint8 {
 }
 
 // deflateWindow is one direction's LZ77 history for context takeover: the last
-// (at most) size bytes of plaintext that went through the deflate stream,
-// oldest first. A connection has one per direction that negotiated takeover;
-// a nil *deflateWindow means no takeover. It is not safe for concurrent use:
-// a direction's messages are processed one at a time anyway.
+// (at most) size bytes of plaintext that went through the deflate stream.
+// A connection has one per direction that negotiated takeover; a nil
+// *deflateWindow means no takeover. It is not safe for concurrent use: a
+// direction's messages are processed one at a time anyway.
 type deflateWindow struct {
+	// hist holds the history oldest first until it has size bytes; from
+	// then on it is a ring whose oldest byte is hist[pos], so that a
+	// message overwrites as many bytes as it has instead of sliding the
+	// rest (parts gives the history in order).
 	hist []byte
+	pos  int
 
 	// stamp holds the negotiated window bits (8..15) in its low 4 bits and
 	// above them a number that changes, to a value no window ever had,
 	// whenever hist does: a pooled compressor that records the stamp it
 	// left a window with can tell whether its state is still that window's
-	// history. (One word for both keeps the struct at 32 bytes.)
+	// history. (One word for both keeps the struct small.)
 	stamp uint64
 }
 
@@ -236,14 +241,15 @@ func newDeflateWindow(bits uint8) *deflateWindow {
 func (w *deflateWindow) init(bits uint8) {
 	bits = deflateClampBits(int(bits))
 	w.restamp(bits)
-	w.hist = w.hist[:0]
+	w.hist, w.pos = w.hist[:0], 0
 	if cap(w.hist) > w.size() {
 		w.hist = nil
 	}
 }
 
 // write appends p to the history, keeping only the last w.size() bytes. The
-// buffer grows geometrically up to w.size() and is then reused forever.
+// buffer grows geometrically up to w.size() and is then reused forever as a
+// ring: a write copies only p, or its last w.size() bytes.
 func (w *deflateWindow) write(p []byte) {
 	if len(p) == 0 {
 		return
@@ -252,16 +258,43 @@ func (w *deflateWindow) write(p []byte) {
 	w.restamp(uint8(w.stamp & 15))
 	if len(p) >= size {
 		w.grow(size)
-		w.hist = w.hist[:size]
+		w.hist, w.pos = w.hist[:size], 0
 		copy(w.hist, p[len(p)-size:])
 		return
 	}
-	keep := min(len(w.hist), size-len(p))
-	if keep < len(w.hist) {
-		w.hist = w.hist[:copy(w.hist, w.hist[len(w.hist)-keep:])]
+	if n := len(w.hist); n < size { // not full yet, in order (pos is 0)
+		k := min(len(p), size-n)
+		w.grow(n + k)
+		w.hist = append(w.hist, p[:k]...)
+		p = p[k:]
 	}
-	w.grow(keep + len(p))
-	w.hist = append(w.hist, p...)
+	for len(p) > 0 { // full: p overwrites the oldest bytes, in two copies at most
+		k := copy(w.hist[w.pos:], p)
+		p = p[k:]
+		if w.pos += k; w.pos == size {
+			w.pos = 0
+		}
+	}
+}
+
+// parts returns the history, oldest first, as a followed by b.
+func (w *deflateWindow) parts() (a, b []byte) {
+	return w.hist[w.pos:], w.hist[:w.pos]
+}
+
+// contiguous returns the last n bytes of the history (all of it if it has
+// fewer) as one slice: part of hist when they do not wrap around the ring,
+// else a copy in scratch, which must have room for them.
+func (w *deflateWindow) contiguous(n int, scratch []byte) []byte {
+	a, b := w.parts()
+	switch {
+	case len(b) == 0:
+		return a[max(0, len(a)-n):]
+	case n <= len(b):
+		return b[len(b)-n:]
+	}
+	a = a[max(0, len(a)-(n-len(b))):]
+	return append(append(scratch[:0], a...), b...)
 }
 
 // grow makes room for need bytes (need <= w.size()).
@@ -328,6 +361,10 @@ type deflateCompressor struct {
 	// context takeover; 0 if none. If the same window, unchanged, comes
 	// back with this compressor, the stream goes on without priming.
 	primed uint64
+
+	// scratch holds the history a ResetDict primes with when it wraps
+	// around the window's ring (deflateWindow.contiguous).
+	scratch [deflateMaxWindow]byte
 }
 
 // deflateLevelPools[level] holds compressors for 15-bit windows at that level;
@@ -417,10 +454,7 @@ func compressMessage(dst, src []byte, level int, windowBits uint8, win *deflateW
 	if win == nil || win.stamp>>4 == 0 || c.primed != win.stamp {
 		var dict []byte
 		if win != nil {
-			dict = win.hist
-			if n := max(len(src), deflatePrimeBytes); len(dict) > n {
-				dict = dict[len(dict)-n:]
-			}
+			dict = win.contiguous(max(len(src), deflatePrimeBytes), c.scratch[:])
 		}
 		// ResetDict keeps a reference to dict inside the pooled writer
 		// until its next ResetDict; it is only read by Writer.Reset, which
@@ -585,7 +619,9 @@ func newInflater(src []byte, win *deflateWindow, inPlace bool) *inflater {
 	f.err = nil
 	var dict []byte
 	if win != nil {
-		dict = win.hist
+		// A history that wraps around its ring is put together in ringBuf,
+		// which records nothing until Read.
+		dict = win.contiguous(win.size(), f.ringBuf[:])
 		f.ring = f.ringBuf[:win.size()]
 		f.ringPos, f.ringFul = 0, false
 	}
@@ -663,7 +699,7 @@ func getTrialInflater(src []byte, win *deflateWindow) *inflater {
 	f.err = nil
 	var dict []byte
 	if win != nil {
-		dict = win.hist
+		dict = win.contiguous(win.size(), f.ringBuf[:]) // Reset copies it
 	}
 	_ = f.reset.Reset(&f.br, dict)
 	return f

@@ -289,19 +289,20 @@ func (r *bitReader) take(n uint8) uint64 {
 }
 
 // inflateFast decodes the permessage-deflate payload msg (its tail is added
-// here) into out, referring back into dict (the connection's window, or
-// nil), and returns the length of the message. It returns
+// here) into out, referring back into the history dict followed by dictEnd
+// (the connection's window, in the two parts of its ring; or nil), and
+// returns the length of the message. It returns
 // errInflateFallback if the message does not fit in out, or is malformed.
 // Bytes of out past the message may be overwritten (matches are copied a
 // word at a time).
-func inflateFast(out, msg, dict []byte) (int, error) {
+func inflateFast(out, msg, dict, dictEnd []byte) (int, error) {
 	f := fastInflaterPool.Get().(*fastInflater)
-	n, err := f.inflate(out, msg, dict)
+	n, err := f.inflate(out, msg, dict, dictEnd)
 	fastInflaterPool.Put(f)
 	return n, err
 }
 
-func (f *fastInflater) inflate(out, msg, dict []byte) (int, error) {
+func (f *fastInflater) inflate(out, msg, dict, dictEnd []byte) (int, error) {
 	r := bitReader{in: msg, tail: deflateReadTail[:]}
 	o := 0
 	for {
@@ -331,7 +332,7 @@ func (f *fastInflater) inflate(out, msg, dict []byte) (int, error) {
 			return 0, errInflateFallback
 		}
 		var ok bool
-		if o, ok = decodeBlock(&r, out, o, dict, lit, dist); !ok || r.overrun() {
+		if o, ok = decodeBlock(&r, out, o, dict, dictEnd, lit, dist); !ok || r.overrun() {
 			return 0, errInflateFallback
 		}
 		if final == 1 {
@@ -440,7 +441,7 @@ func (f *fastInflater) readTables(r *bitReader) bool {
 // end of block, and returns the new length of out. It reports false for an
 // invalid symbol, a distance reaching before dict, or an out too short. The
 // bit buffer is kept in locals (r's fields would be memory operations).
-func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTable) (int, bool) {
+func decodeBlock(r *bitReader, out []byte, o int, dict, dictEnd []byte, lit, dist *huffTable) (int, bool) {
 	le, de := lit.e, dist.e
 	litRoot, distRoot := lit.root, dist.root
 	litMask, litSubMask := uint64(1)<<litRoot-1, uint64(1)<<lit.sub-1
@@ -516,12 +517,19 @@ func decodeBlock(r *bitReader, out []byte, o int, dict []byte, lit, dist *huffTa
 			break
 		}
 		if distance > o {
-			// The start of the copy is in the window before this message.
+			// The start of the copy is in the history before this message,
+			// dict then dictEnd.
 			back := distance - o
-			if back > len(dict) {
+			if back > len(dict)+len(dictEnd) {
 				break
 			}
-			k := copy(out[o:o+length], dict[len(dict)-back:])
+			if back > len(dictEnd) {
+				k := copy(out[o:o+length], dict[len(dict)+len(dictEnd)-back:])
+				o += k
+				length -= k
+				back = len(dictEnd)
+			}
+			k := copy(out[o:o+length], dictEnd[len(dictEnd)-back:])
 			o += k
 			length -= k
 		}

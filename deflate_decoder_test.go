@@ -81,14 +81,19 @@ func TestInflateFast(t *testing.T) {
 			t.Fatalf("stream %d: compress/flate: %v", i, err)
 		}
 		for _, room := range []int{len(want), len(want) + 100} {
-			out := make([]byte, room)
-			n, err := inflateFast(out, p, dicts[i])
-			if err != nil || !bytes.Equal(out[:n], want) {
-				t.Fatalf("stream %d (%d bytes into %d): %v, %d bytes, equal %v", i, len(want), room, err, n, bytes.Equal(out[:n], want))
+			// The history whole, and in two parts as a window's ring
+			// holds it.
+			dict := dicts[i]
+			for _, split := range []int{len(dict), len(dict) / 3, 0} {
+				out := make([]byte, room)
+				n, err := inflateFast(out, p, dict[:split], dict[split:])
+				if err != nil || !bytes.Equal(out[:n], want) {
+					t.Fatalf("stream %d (%d bytes into %d, history split at %d of %d): %v, %d bytes, equal %v", i, len(want), room, split, len(dict), err, n, bytes.Equal(out[:n], want))
+				}
 			}
 		}
 		if len(want) > 0 {
-			if _, err := inflateFast(make([]byte, len(want)-1), p, dicts[i]); err != errInflateFallback {
+			if _, err := inflateFast(make([]byte, len(want)-1), p, dicts[i], nil); err != errInflateFallback {
 				t.Fatalf("stream %d: a buffer too short gave %v", i, err)
 			}
 		}
@@ -172,7 +177,7 @@ func TestInflateFastRejects(t *testing.T) {
 	bad["too many lengths"] = h.out
 	for name, p := range bad {
 		out := make([]byte, 1000)
-		if n, err := inflateFast(out, p, nil); err != errInflateFallback {
+		if n, err := inflateFast(out, p, nil, nil); err != errInflateFallback {
 			t.Errorf("%s: %d bytes, %v", name, n, err)
 		}
 		if _, err := deflateStdInflate(p, nil); err == nil && name != "stored cut" {
@@ -181,7 +186,8 @@ func TestInflateFastRejects(t *testing.T) {
 	}
 }
 
-// FuzzInflateFast feeds arbitrary payloads and dictionaries to inflateFast:
+// FuzzInflateFast feeds arbitrary payloads and dictionaries to inflateFast
+// (the dictionary in two parts, split where the payload's length says):
 // whatever it accepts, compress/flate and klauspost/compress must accept
 // too, with the same bytes.
 func FuzzInflateFast(f *testing.F) {
@@ -196,7 +202,8 @@ func FuzzInflateFast(f *testing.F) {
 			dict = dict[len(dict)-deflateMaxWindow:]
 		}
 		out := make([]byte, 64<<10)
-		n, err := inflateFast(out, p, dict)
+		split := len(p) * 7919 % (len(dict) + 1)
+		n, err := inflateFast(out, p, dict[:split], dict[split:])
 		if err != nil {
 			return
 		}
@@ -261,7 +268,7 @@ func TestInflateFastNoDistanceCode(t *testing.T) {
 		t.Fatalf("compress/flate: %q, %v", want, err)
 	}
 	out := make([]byte, 10)
-	n, err := inflateFast(out, w.out, nil)
+	n, err := inflateFast(out, w.out, nil, nil)
 	if err != nil || string(out[:n]) != "aaa" {
 		t.Fatalf("inflateFast: %q, %v", out[:n], err)
 	}
@@ -288,7 +295,7 @@ func BenchmarkInflateFast(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if n, err := inflateFast(out, payloads[i%len(payloads)], nil); err != nil || n != size {
+				if n, err := inflateFast(out, payloads[i%len(payloads)], nil, nil); err != nil || n != size {
 					b.Fatal(n, err)
 				}
 				i++
@@ -330,7 +337,7 @@ func TestDecodeBlockNoProgress(t *testing.T) {
 		r := bitReader{in: make([]byte, 16)}
 		out := make([]byte, 64)
 		out[0] = 'x'
-		if _, ok := decodeBlock(&r, out, 1, nil, lit, &zeros); ok {
+		if _, ok := decodeBlock(&r, out, 1, nil, nil, lit, &zeros); ok {
 			t.Errorf("root entry %#x: accepted", lit.e[0])
 		}
 	}
@@ -465,7 +472,7 @@ func TestInflateTableCache(t *testing.T) {
 			invalid(f.litEntries[:])
 			invalid(f.distEntries[:])
 		}
-		n, err := f.inflate(out, p, nil)
+		n, err := f.inflate(out, p, nil, nil)
 		if malformed {
 			if err == nil {
 				t.Errorf("block %d: malformed, decoded %q", i, out[:n])
@@ -517,9 +524,54 @@ func TestInflateWordCopy(t *testing.T) {
 					t.Fatalf("distance %d, length %d, tail %d: the test's block is wrong: %v", dist, length, tail, err)
 				}
 				out := make([]byte, len(want))
-				n, err := inflateFast(out, w.out, nil)
+				n, err := inflateFast(out, w.out, nil, nil)
 				if err != nil || !bytes.Equal(out[:n], want) {
 					t.Fatalf("distance %d, length %d, tail %d: %v, %q, want %q", dist, length, tail, err, out[:n], want)
+				}
+			}
+		}
+	}
+}
+
+// TestInflateDictSplit decodes a fixed-code block of one match that starts
+// in the history and literals after it, with the history split in two at
+// every point (as a window's ring holds it): matches that cross the split,
+// that run from the history into the message, and that stay in one part
+// must all copy the right bytes.
+func TestInflateDictSplit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	dict := deflateTestRandom(rng, 100)
+	for _, dist := range []int{1, 10, 60, 100} {
+		for _, length := range []int{3, 20, 150} {
+			hist := bytes.Clone(dict)
+			for range length {
+				hist = append(hist, hist[len(hist)-dist])
+			}
+			hist = append(hist, 'x', 'y')
+			want := hist[len(dict):]
+
+			var w refBits
+			w.write(1, 1) // final
+			w.write(1, 2) // fixed code
+			lc := lengthCodes[length-3]
+			w.write(uint64(fixedLitCode[257+int(lc)]), int(fixedLitLen[257+int(lc)]))
+			w.write(uint64(length-3-int(lengthBase[lc])), int(lengthExtra[lc]))
+			dc := distanceCode(uint32(dist - 1))
+			w.write(uint64(fixedDistCode[dc]), int(fixedDistLen[dc]))
+			w.write(uint64(uint32(dist-1)-distBase[dc]), int(distExtra[dc]))
+			for _, b := range want[length:] {
+				w.write(uint64(fixedLitCode[b]), int(fixedLitLen[b]))
+			}
+			w.write(uint64(fixedLitCode[256]), int(fixedLitLen[256]))
+
+			if ref, err := deflateStdInflate(w.out, dict); err != nil || !bytes.Equal(ref, want) {
+				t.Fatalf("distance %d, length %d: the test's block is wrong: %v", dist, length, err)
+			}
+			for split := range len(dict) + 1 {
+				out := make([]byte, len(want)+16)
+				n, err := inflateFast(out, w.out, dict[:split], dict[split:])
+				if err != nil || !bytes.Equal(out[:n], want) {
+					t.Fatalf("distance %d, length %d, history split at %d: %v, %q, want %q", dist, length, split, err, out[:n], want)
 				}
 			}
 		}

@@ -159,8 +159,8 @@ func TestCompressMessageAgainstStdlib(t *testing.T) {
 								hist = deflateRefWindow(hist, m.data, 1<<bits)
 							}
 						}
-						if takeover && !bytes.Equal(win.hist, hist) {
-							t.Fatalf("%s: window (%d bytes) differs from the peer's (%d bytes)", m.name, len(win.hist), len(hist))
+						if takeover && !bytes.Equal(win.history(), hist) {
+							t.Fatalf("%s: window (%d bytes) differs from the peer's (%d bytes)", m.name, len(win.history()), len(hist))
 						}
 					}
 					// The repeated 16 KiB message must profit from the window
@@ -199,7 +199,7 @@ func TestCompressSmallerSendWindow(t *testing.T) {
 			t.Fatalf("msg %d: inflate: %v", i, err)
 		}
 		hist = deflateRefWindow(hist, m, 1<<15)
-		if !bytes.Equal(recv.hist, hist) || !bytes.Equal(send.hist, deflateRefWindow(nil, hist, 1<<12)) {
+		if !bytes.Equal(recv.history(), hist) || !bytes.Equal(send.history(), deflateRefWindow(nil, hist, 1<<12)) {
 			t.Fatalf("msg %d: windows", i)
 		}
 	}
@@ -251,8 +251,8 @@ func TestInflateAgainstStdlib(t *testing.T) {
 						}
 						if takeover {
 							hist = deflateRefWindow(hist, m.data, 1<<bits)
-							if !bytes.Equal(win.hist, hist) {
-								t.Fatalf("%s: window (%d bytes) differs from the sender's (%d bytes)", m.name, len(win.hist), len(hist))
+							if !bytes.Equal(win.history(), hist) {
+								t.Fatalf("%s: window (%d bytes) differs from the sender's (%d bytes)", m.name, len(win.history()), len(hist))
 							}
 						}
 					}
@@ -293,11 +293,17 @@ func TestDeflateOursBothWays(t *testing.T) {
 			if err != nil || !bytes.Equal(plain, msg) {
 				t.Fatalf("round %d msg %d (bits %d, takeover %v): err=%v equal=%v", round, i, bits, takeover, err, bytes.Equal(plain, msg))
 			}
-			if takeover && !bytes.Equal(sendWin.hist, recvWin.hist) {
+			if takeover && !bytes.Equal(sendWin.history(), recvWin.history()) {
 				t.Fatalf("round %d msg %d: windows diverged", round, i)
 			}
 		}
 	}
+}
+
+// history returns w's history, oldest first, in a new slice.
+func (w *deflateWindow) history() []byte {
+	a, b := w.parts()
+	return append(append([]byte{}, a...), b...)
 }
 
 func TestDeflateWindowWrite(t *testing.T) {
@@ -309,8 +315,13 @@ func TestDeflateWindowWrite(t *testing.T) {
 			p := deflateTestRandom(rng, rng.IntN(3<<bits/2))
 			w.write(p)
 			ref = deflateRefWindow(ref, p, 1<<bits)
-			if !bytes.Equal(w.hist, ref) {
+			if !bytes.Equal(w.history(), ref) {
 				t.Fatalf("bits %d: window differs", bits)
+			}
+			n := rng.IntN(1<<bits + 10)
+			scratch := make([]byte, 0, 1<<bits)
+			if got := w.contiguous(n, scratch); !bytes.Equal(got, ref[max(0, len(ref)-n):]) {
+				t.Fatalf("bits %d: the last %d bytes of the window differ", bits, n)
 			}
 			if cap(w.hist) > 1<<bits {
 				t.Fatalf("bits %d: capacity %d beyond window", bits, cap(w.hist))
@@ -367,8 +378,8 @@ func TestCompressEmptyAndTiny(t *testing.T) {
 			t.Fatalf("%q: ok=%v out=%x", m, ok, out)
 		}
 	}
-	if len(win.hist) != 0 {
-		t.Fatalf("uncompressed messages entered the window: %q", win.hist)
+	if len(win.history()) != 0 {
+		t.Fatalf("uncompressed messages entered the window: %q", win.history())
 	}
 }
 
@@ -494,7 +505,7 @@ func TestInflateInPlace(t *testing.T) {
 				if !bytes.Equal(got, want) || err != wantErr {
 					t.Fatalf("input %d (%d bytes): in place %d bytes, %v; want %d bytes, %v", i, len(in), len(got), err, len(want), wantErr)
 				}
-				if takeover && wantErr == nil && !bytes.Equal(w1.hist, w2.hist) {
+				if takeover && wantErr == nil && !bytes.Equal(w1.history(), w2.history()) {
 					t.Fatalf("input %d: windows differ", i)
 				}
 			}
@@ -544,7 +555,7 @@ func TestCompressPrimedStream(t *testing.T) {
 			pc.pool.Put(pc)
 			out, ok := compressMessage(nil, m, 1, bits, c.send)
 			if !ok {
-				if !bytes.Equal(c.send.hist, c.hist) {
+				if !bytes.Equal(c.send.history(), c.hist) {
 					t.Fatalf("message %d: window changed by a message sent uncompressed", i)
 				}
 				continue
@@ -557,7 +568,7 @@ func TestCompressPrimedStream(t *testing.T) {
 				t.Fatalf("distance %d beyond a %d-bit window", maxDist, bits)
 			}
 			c.hist = deflateRefWindow(c.hist, m, 1<<bits)
-			if !bytes.Equal(c.send.hist, c.hist) {
+			if !bytes.Equal(c.send.history(), c.hist) {
 				t.Fatalf("message %d: windows differ", i)
 			}
 		}
@@ -920,7 +931,7 @@ func FuzzDeflateRoundTrip(f *testing.F) {
 			}
 			if takeover {
 				hist = deflateRefWindow(hist, m, 1<<bits)
-				if !bytes.Equal(sendWin.hist, hist) || !bytes.Equal(recvWin.hist, hist) {
+				if !bytes.Equal(sendWin.history(), hist) || !bytes.Equal(recvWin.history(), hist) {
 					t.Fatal("windows differ")
 				}
 			}
@@ -946,7 +957,7 @@ func FuzzInflateCorrupt(f *testing.F) {
 			win = newDeflateWindow(15)
 			dict = bytes.Repeat([]byte("Hello"), int(dictLen)%7000)
 			win.write(dict)
-			dict = win.hist
+			dict = win.history()
 			dict = append([]byte(nil), dict...)
 		}
 		var win2 *deflateWindow
@@ -1137,7 +1148,7 @@ func TestInflateIgnoresPastMessages(t *testing.T) {
 		if i%2 == 1 {
 			win = newDeflateWindow(15)
 			win.write(deflateTestText(rng, 1+rng.IntN(40000)))
-			dict = append([]byte(nil), win.hist...)
+			dict = append([]byte(nil), win.history()...)
 		}
 		comp, ok := compressMessage(nil, text, 1+i%9, 15, win)
 		if !ok {
