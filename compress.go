@@ -308,10 +308,38 @@ func (c *Conn) recvCompressed(buf []byte) (int, bool, error) {
 	return n, dropped > 0, err
 }
 
-// recvLCompressed is RecvL for a compressed message.
+// recvLCompressed is RecvL for a compressed message. Once gathered, the
+// message is decoded at once if it can be (see startInflate): into the
+// only buffer, or into a pooled one of messageRoom's size whose bytes are
+// then copied across the buffers. Else klauspost's streaming decoder fills
+// the buffers in turn.
 func (c *Conn) recvLCompressed(bufs [][]byte, typ Flags) (int, Flags, error) {
-	if err := c.gather(); err != nil {
-		return 0, typ, err
+	var whole *pooledBuffer
+	n, done, err := c.gatherFor(func(compressed int) []byte {
+		if len(bufs) == 1 {
+			return bufs[0]
+		}
+		whole = messagePool.get(int(min(int64(compressed)*8+1024, c.cfg.maxMessageSize())))
+		return whole.B[:cap(whole.B)]
+	})
+	if done && len(bufs) != 1 {
+		src := whole.B[:n]
+		n = 0
+		for _, b := range bufs {
+			k := copy(b, src)
+			src = src[k:]
+			n += k
+		}
+		if len(src) > 0 {
+			err = ErrShortBuffer
+		}
+	}
+	messagePool.release(&whole)
+	if done || err != nil {
+		if done {
+			c.finishMessage()
+		}
+		return n, typ, err
 	}
 	total := 0
 	for _, b := range bufs {

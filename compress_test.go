@@ -304,6 +304,16 @@ func TestAllocsCompressed(t *testing.T) {
 				t.Fatal(n, err)
 			}
 		})
+		lc, err := AttachServer(&memConn{in: zm.out.Bytes()}, NoHTTP, new(Storage), nil)
+		require.NoError(t, err)
+		lc.enableDeflate(deflateParams{serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover})
+		lbufs := [][]byte{make([]byte, 1000), make([]byte, 8192)}
+		requireNoAllocs(t, fmt.Sprint("compressed RecvL, takeover ", takeover), func() {
+			n, _, err := lc.RecvL(lbufs)
+			if err != nil || n != len(msg) {
+				t.Fatal(n, err)
+			}
+		})
 		nc, err := AttachServer(&memConn{in: zm.out.Bytes()}, NoHTTP, new(Storage), nil)
 		require.NoError(t, err)
 		nc.enableDeflate(deflateParams{serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover})
@@ -344,8 +354,9 @@ func (h *lengthHandler) OnMessage(_ *Conn, _ Flags, data []byte) { h.lengths += 
 
 // BenchmarkRecvCompressed receives compressed messages of the kind
 // BenchmarkDeflate sends from a replayed stream, with the event loop's
-// Feed (one message's frame per call), Recv and Next, with and without
-// context takeover: the receive path's own work on top of the decoder's.
+// Feed (one message's frame per call), Recv, Next and RecvL (two
+// buffers), with and without context takeover: the receive path's own
+// work on top of the decoder's.
 func BenchmarkRecvCompressed(b *testing.B) {
 	for _, size := range []int{1 << 10, 16 << 10} {
 		msgs := deflateBenchMessages(size)
@@ -362,7 +373,7 @@ func BenchmarkRecvCompressed(b *testing.B) {
 				ends[i] = out.Len()
 			}
 			stream := out.Bytes()
-			for _, api := range []string{"Feed", "Recv", "Next"} {
+			for _, api := range []string{"Feed", "Recv", "Next", "RecvL"} {
 				b.Run(fmt.Sprintf("%dKiB/takeover=%v/api=%s", size>>10, takeover, api), func(b *testing.B) {
 					buf := make([]byte, max(size, len(stream)))
 					h := &lengthHandler{}
@@ -401,6 +412,8 @@ func BenchmarkRecvCompressed(b *testing.B) {
 							var view []byte
 							_, view, err = c.Next()
 							n = len(view)
+						case "RecvL": // two buffers: the first a quarter of the message
+							n, _, err = c.RecvL([][]byte{buf[:size/4], buf[size/4 : size]})
 						}
 						if err != nil || n != len(msgs[i]) {
 							b.Fatal(n, err)
@@ -458,13 +471,54 @@ func TestCompressedShortBufferKeepsTail(t *testing.T) {
 	}
 }
 
+// TestRecvLCompressed receives compressed messages with RecvL, with and
+// without context takeover: across three buffers (decoded at once, then
+// copied across), into one (decoded into it), into buffers one byte short
+// (ErrShortBuffer, the bytes that fit kept, the next message intact, taken
+// with Next), and a message of invalid UTF-8 (1007).
+func TestRecvLCompressed(t *testing.T) {
+	req := strings.Replace(chromeRequest, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
+	msgs := [][]byte{jsonLike(5000, 31), jsonLike(6000, 32), jsonLike(5000, 33), jsonLike(4000, 34)}
+	bad := append(jsonLike(2000, 35), 0xc3, 0x28, 'x') // 0xc3 0x28: not UTF-8
+	for _, takeover := range []bool{true, false} {
+		hdr := req
+		if !takeover {
+			hdr = strings.Replace(req, "permessage-deflate", "permessage-deflate; client_no_context_takeover", 1)
+		}
+		m := &memConn{in: cat([]byte(hdr), compressedFrames(t, takeover, append(msgs, bad)...))}
+		c, err := AttachServer(m, 0, new(Storage), &Config{Compression: CompressionConfig{Enabled: true}})
+		require.NoError(t, err)
+		buf := make([]byte, 8000)
+		n, typ, err := c.RecvL([][]byte{buf[:100], buf[100:3000], buf[3000:]})
+		require.NoError(t, err, "three buffers, takeover %v", takeover)
+		require.Equal(t, Text, typ)
+		require.Equal(t, msgs[0], buf[:n], "three buffers, takeover %v", takeover)
+		n, _, err = c.RecvL([][]byte{buf})
+		require.NoError(t, err, "one buffer, takeover %v", takeover)
+		require.Equal(t, msgs[1], buf[:n], "one buffer, takeover %v", takeover)
+		short := len(msgs[2]) - 1
+		n, _, err = c.RecvL([][]byte{buf[:1000], buf[1000:short]})
+		require.ErrorIs(t, err, ErrShortBuffer, "takeover %v", takeover)
+		require.Equal(t, short, n)
+		require.Equal(t, msgs[2][:short], buf[:n], "buffers one byte short, takeover %v", takeover)
+		_, view, err := c.Next() // RecvL finished the message before: Next may take the next
+		require.NoError(t, err, "Next after RecvL, takeover %v", takeover)
+		require.Equal(t, msgs[3], view, "Next after RecvL, takeover %v", takeover)
+		_, _, err = c.RecvL([][]byte{buf[:10], buf[10:]})
+		require.ErrorIs(t, err, errInvalidUTF8, "takeover %v", takeover)
+		require.True(t, bytes.Contains(m.out.Bytes(), []byte{0x88, 0x02, 0x03, 0xef}), "close 1007 (takeover %v)", takeover)
+	}
+}
+
 // FuzzRecvCompressed sends two compressed binary messages (any bytes as
 // their payloads) to a server with context takeover and receives them with
 // Recv into a buffer of the given size, with Next, and through the event
-// loop (Feed). Each must come out as klauspost/compress decodes it with the
-// window the first one leaves, whether wsmem's decoder took it or the
-// fallback did: a message that decodes (and, for Recv, fits) arrives
-// intact, one that does not decode fails the call.
+// loop (Feed), and with RecvL into two buffers of the same total size.
+// Each must come out as klauspost/compress decodes it with the window the
+// first one leaves, whether wsmem's decoder took it or the fallback did: a
+// message that decodes (and, for Recv and RecvL, fits) arrives intact, one
+// too long for RecvL's buffers fills them (ErrShortBuffer), and one that
+// does not decode fails the call.
 func FuzzRecvCompressed(f *testing.F) {
 	win := newDeflateWindow(15)
 	a, _ := compressMessage(nil, jsonLike(3000, 1), 1, 15, win)
@@ -485,10 +539,16 @@ func FuzzRecvCompressed(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		lc, err := AttachServer(&memConn{in: stream}, 0, new(Storage), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
 		r, _, ferr := feedAll(t, NewPushServer(0, new(Storage), cfg), stream, nil)
 		ref := newDeflateWindow(15)
 		buf := make([]byte, room)
-		recvDone := false
+		lbuf := make([]byte, room)
+		lbufs := [][]byte{lbuf[:room/3], lbuf[room/3:]}
+		recvDone, recvLDone := false, false
 		for i, p := range [][]byte{p1, p2} {
 			want, werr := inflateMessage(nil, p, ref, limit)
 			_, view, nerr := nc.Next()
@@ -511,6 +571,22 @@ func FuzzRecvCompressed(f *testing.F) {
 					recvDone = true // truncated: ErrShortBuffer, and the fallback's business
 				case err != nil || !bytes.Equal(buf[:n], want):
 					t.Fatalf("message %d: Recv %v, %d bytes; klauspost %d bytes", i, err, n, len(want))
+				}
+			}
+			if !recvLDone {
+				n, _, err := lc.RecvL(lbufs)
+				switch {
+				case werr != nil:
+					if err == nil {
+						t.Fatalf("message %d: RecvL took what klauspost refuses (%v)", i, werr)
+					}
+				case len(want) > len(lbuf):
+					recvLDone = true
+					if err != ErrShortBuffer || !bytes.Equal(lbuf[:n], want[:len(lbuf)]) {
+						t.Fatalf("message %d: RecvL into %d bytes of %d: %v, %d bytes", i, len(lbuf), len(want), err, n)
+					}
+				case err != nil || !bytes.Equal(lbuf[:n], want):
+					t.Fatalf("message %d: RecvL %v, %d bytes; klauspost %d bytes", i, err, n, len(want))
 				}
 			}
 			if werr != nil {
