@@ -482,6 +482,15 @@ func decodeBlock(r *bitReader, out []byte, o int, dict, dictEnd []byte, lit, dis
 			out[o] = byte(e >> 16)
 			o++
 			e = le[buf&litMask]
+			// A second literal of the root table needs no refill: at
+			// least 33 bits were left, and the next root entry fits too.
+			if uint8(e>>8) == entLiteral && o < len(out) {
+				buf >>= uint8(e)
+				nbits -= uint8(e)
+				out[o] = byte(e >> 16)
+				o++
+				e = le[buf&litMask]
+			}
 			continue
 		}
 		if kind >= entLiteral {
