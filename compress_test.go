@@ -517,8 +517,8 @@ func TestRecvLCompressed(t *testing.T) {
 // Each must come out as klauspost/compress decodes it with the window the
 // first one leaves, whether wsmem's decoder took it or the fallback did: a
 // message that decodes (and, for Recv and RecvL, fits) arrives intact, one
-// too long for RecvL's buffers fills them (ErrShortBuffer), and one that
-// does not decode fails the call.
+// too long for Recv's or RecvL's buffers fills them (ErrShortBuffer), and
+// one that does not decode fails the call.
 func FuzzRecvCompressed(f *testing.F) {
 	win := newDeflateWindow(15)
 	a, _ := compressMessage(nil, jsonLike(3000, 1), 1, 15, win)
@@ -560,34 +560,31 @@ func FuzzRecvCompressed(f *testing.F) {
 					t.Fatalf("message %d: Feed delivered %d messages (%v) where klauspost refuses one (%v)", i, len(r.msgs), ferr, werr)
 				}
 			}
-			if !recvDone {
-				n, _, err := c.Recv(buf)
+			// Recv and RecvL: the message, or as much as fits with
+			// ErrShortBuffer (the last message those calls take).
+			check := func(api string, n int, err error, got []byte) (last bool) {
 				switch {
 				case werr != nil:
 					if err == nil {
-						t.Fatalf("message %d: Recv took what klauspost refuses (%v)", i, werr)
+						t.Fatalf("message %d: %s took what klauspost refuses (%v)", i, api, werr)
 					}
-				case len(want) > len(buf):
-					recvDone = true // truncated: ErrShortBuffer, and the fallback's business
-				case err != nil || !bytes.Equal(buf[:n], want):
-					t.Fatalf("message %d: Recv %v, %d bytes; klauspost %d bytes", i, err, n, len(want))
+				case len(want) > len(got):
+					if err != ErrShortBuffer || !bytes.Equal(got[:n], want[:len(got)]) {
+						t.Fatalf("message %d: %s into %d bytes of %d: %v, %d bytes", i, api, len(got), len(want), err, n)
+					}
+					return true
+				case err != nil || !bytes.Equal(got[:n], want):
+					t.Fatalf("message %d: %s %v, %d bytes; klauspost %d bytes", i, api, err, n, len(want))
 				}
+				return false
+			}
+			if !recvDone {
+				n, _, err := c.Recv(buf)
+				recvDone = check("Recv", n, err, buf)
 			}
 			if !recvLDone {
 				n, _, err := lc.RecvL(lbufs)
-				switch {
-				case werr != nil:
-					if err == nil {
-						t.Fatalf("message %d: RecvL took what klauspost refuses (%v)", i, werr)
-					}
-				case len(want) > len(lbuf):
-					recvLDone = true
-					if err != ErrShortBuffer || !bytes.Equal(lbuf[:n], want[:len(lbuf)]) {
-						t.Fatalf("message %d: RecvL into %d bytes of %d: %v, %d bytes", i, len(lbuf), len(want), err, n)
-					}
-				case err != nil || !bytes.Equal(lbuf[:n], want):
-					t.Fatalf("message %d: RecvL %v, %d bytes; klauspost %d bytes", i, err, n, len(want))
-				}
+				recvLDone = check("RecvL", n, err, lbuf)
 			}
 			if werr != nil {
 				return

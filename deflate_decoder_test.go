@@ -502,29 +502,13 @@ func TestInflateWordCopy(t *testing.T) {
 				}
 				want = append(want, deflateTestRandom(rng, tail)...)
 
-				var w refBits
-				w.write(1, 1) // final
-				w.write(1, 2) // fixed code
-				literal := func(b byte) { w.write(uint64(fixedLitCode[b]), int(fixedLitLen[b])) }
-				for _, b := range want[:20] {
-					literal(b)
-				}
-				lc := lengthCodes[length-3]
-				w.write(uint64(fixedLitCode[257+int(lc)]), int(fixedLitLen[257+int(lc)]))
-				w.write(uint64(length-3-int(lengthBase[lc])), int(lengthExtra[lc]))
-				dc := distanceCode(uint32(dist - 1))
-				w.write(uint64(fixedDistCode[dc]), int(fixedDistLen[dc]))
-				w.write(uint64(uint32(dist-1)-distBase[dc]), int(distExtra[dc]))
-				for _, b := range want[20+length:] {
-					literal(b)
-				}
-				w.write(uint64(fixedLitCode[256]), int(fixedLitLen[256]))
+				block := fixedMatchBlock(want[:20], length, dist, want[20+length:])
 
-				if ref, err := deflateStdInflate(w.out, nil); err != nil || !bytes.Equal(ref, want) {
+				if ref, err := deflateStdInflate(block, nil); err != nil || !bytes.Equal(ref, want) {
 					t.Fatalf("distance %d, length %d, tail %d: the test's block is wrong: %v", dist, length, tail, err)
 				}
 				out := make([]byte, len(want))
-				n, err := inflateFast(out, w.out, nil, nil)
+				n, err := inflateFast(out, block, nil, nil)
 				if err != nil || !bytes.Equal(out[:n], want) {
 					t.Fatalf("distance %d, length %d, tail %d: %v, %q, want %q", dist, length, tail, err, out[:n], want)
 				}
@@ -550,30 +534,41 @@ func TestInflateDictSplit(t *testing.T) {
 			hist = append(hist, 'x', 'y')
 			want := hist[len(dict):]
 
-			var w refBits
-			w.write(1, 1) // final
-			w.write(1, 2) // fixed code
-			lc := lengthCodes[length-3]
-			w.write(uint64(fixedLitCode[257+int(lc)]), int(fixedLitLen[257+int(lc)]))
-			w.write(uint64(length-3-int(lengthBase[lc])), int(lengthExtra[lc]))
-			dc := distanceCode(uint32(dist - 1))
-			w.write(uint64(fixedDistCode[dc]), int(fixedDistLen[dc]))
-			w.write(uint64(uint32(dist-1)-distBase[dc]), int(distExtra[dc]))
-			for _, b := range want[length:] {
-				w.write(uint64(fixedLitCode[b]), int(fixedLitLen[b]))
-			}
-			w.write(uint64(fixedLitCode[256]), int(fixedLitLen[256]))
+			block := fixedMatchBlock(nil, length, dist, want[length:])
 
-			if ref, err := deflateStdInflate(w.out, dict); err != nil || !bytes.Equal(ref, want) {
+			if ref, err := deflateStdInflate(block, dict); err != nil || !bytes.Equal(ref, want) {
 				t.Fatalf("distance %d, length %d: the test's block is wrong: %v", dist, length, err)
 			}
 			for split := range len(dict) + 1 {
 				out := make([]byte, len(want)+16)
-				n, err := inflateFast(out, w.out, dict[:split], dict[split:])
+				n, err := inflateFast(out, block, dict[:split], dict[split:])
 				if err != nil || !bytes.Equal(out[:n], want) {
 					t.Fatalf("distance %d, length %d, history split at %d: %v, %q, want %q", dist, length, split, err, out[:n], want)
 				}
 			}
 		}
 	}
+}
+
+// fixedMatchBlock returns a final block in the fixed code: the literals
+// before, a match of length at distance dist, the literals after, and the
+// end of block.
+func fixedMatchBlock(before []byte, length, dist int, after []byte) []byte {
+	var w refBits
+	w.write(1, 1) // final
+	w.write(1, 2) // fixed code
+	for _, b := range before {
+		w.write(uint64(fixedLitCode[b]), int(fixedLitLen[b]))
+	}
+	lc := lengthCodes[length-3]
+	w.write(uint64(fixedLitCode[257+int(lc)]), int(fixedLitLen[257+int(lc)]))
+	w.write(uint64(length-3-int(lengthBase[lc])), int(lengthExtra[lc]))
+	dc := distanceCode(uint32(dist - 1))
+	w.write(uint64(fixedDistCode[dc]), int(fixedDistLen[dc]))
+	w.write(uint64(uint32(dist-1)-distBase[dc]), int(distExtra[dc]))
+	for _, b := range after {
+		w.write(uint64(fixedLitCode[b]), int(fixedLitLen[b]))
+	}
+	w.write(uint64(fixedLitCode[256]), int(fixedLitLen[256]))
+	return w.out
 }
