@@ -319,7 +319,7 @@ func (c *Conn) recvLCompressed(bufs [][]byte, typ Flags) (int, Flags, error) {
 		if len(bufs) == 1 {
 			return bufs[0]
 		}
-		whole = messagePool.get(int(min(int64(compressed)*8+1024, c.cfg.maxMessageSize())))
+		whole = messagePool.get(c.wholeRoom(compressed))
 		return whole.B[:cap(whole.B)]
 	})
 	if done && len(bufs) != 1 {
@@ -406,21 +406,29 @@ func (c *Conn) nextCompressed() error {
 }
 
 // messageRoom returns the room of c.msg for Next and the event loop to
-// decode a message of compressed bytes into at once: eight times as many
-// bytes and 1 KiB more, within the message limit. A message that inflates
-// to more is decoded again by the streaming decoder, after up to that many
-// bytes of work lost. c.msg holds nothing yet: once the streaming decoder
-// has started, gatherFor does not ask. nil (no c.msg, as when another call
-// began the message) leaves the message to the streaming decoder.
+// decode a message of compressed bytes into at once (wholeRoom). A message
+// that inflates to more is decoded again by the streaming decoder, after
+// up to that many bytes of work lost. c.msg holds nothing yet: once the
+// streaming decoder has started, gatherFor does not ask. nil (no c.msg, as
+// when another call began the message) leaves the message to the
+// streaming decoder.
 func (c *Conn) messageRoom(compressed int) []byte {
 	if c.msg == nil {
 		return nil
 	}
-	want := int(min(int64(compressed)*8+1024, c.cfg.maxMessageSize()))
+	want := c.wholeRoom(compressed)
 	if cap(c.msg.B) < want {
 		messagePool.grow(&c.msg, want)
 	}
 	return c.msg.B[:cap(c.msg.B)]
+}
+
+// wholeRoom is the room a compressed message is decoded into at once:
+// eight times its compressed bytes and 1 KiB more, within the message
+// limit: c.msg for Next and the event loop (messageRoom), a pooled buffer
+// for RecvL.
+func (c *Conn) wholeRoom(compressed int) int {
+	return int(min(int64(compressed)*8+1024, c.cfg.maxMessageSize()))
 }
 
 // trialInflate inflates what has arrived of a compressed text message and

@@ -539,13 +539,10 @@ type inflater struct {
 	produced int64
 	text     bool
 
-	// ring collects the last win.size() bytes of this message's plaintext so
-	// that win can be updated once at the end, whatever the caller's chunk
-	// sizes. It belongs to the pooled inflater, not to the connection.
-	ring    []byte
-	ringPos int
-	ringFul bool
-	ringBuf [deflateMaxWindow]byte
+	// dictBuf is where a history that wraps around its window's ring is
+	// put together for Reset, which copies it (deflateWindow.contiguous).
+	// It belongs to the pooled inflater, not to the connection.
+	dictBuf [deflateMaxWindow]byte
 }
 
 var inflaterPool = sync.Pool{New: func() any {
@@ -581,7 +578,8 @@ const deflateTailRoom = len(deflateReadTail)
 // (the concatenated, unmasked payloads of all its frames, without the
 // 00 00 FF FF tail). win is the connection's receive window when the peer
 // uses context takeover, else nil. src and win must not be modified until
-// putInflater; win is updated when Read reports io.EOF. Messages received
+// putInflater; win takes the plaintext as Read produces it, the whole
+// message once Read reports io.EOF. Messages received
 // with RSV1 clear bypass the decompressor and must not be added to win.
 //
 // When src has at least deflateTailRoom bytes of spare capacity,
@@ -619,11 +617,7 @@ func newInflater(src []byte, win *deflateWindow, inPlace bool) *inflater {
 	f.err = nil
 	var dict []byte
 	if win != nil {
-		// A history that wraps around its ring is put together in ringBuf,
-		// which records nothing until Read.
-		dict = win.contiguous(win.size(), f.ringBuf[:])
-		f.ring = f.ringBuf[:win.size()]
-		f.ringPos, f.ringFul = 0, false
+		dict = win.contiguous(win.size(), f.dictBuf[:])
 	}
 	// Reset never fails for klauspost's decompressor; it copies dict.
 	_ = f.reset.Reset(r, dict)
@@ -645,47 +639,18 @@ func (f *inflater) Read(p []byte) (int, error) {
 	}
 	n, err := f.fr.Read(p)
 	if n > 0 && f.win != nil {
-		f.record(p[:n])
+		// The decoder copied the history at Reset: the window takes the
+		// plaintext as it comes, a ring overwriting its oldest bytes.
+		f.win.write(p[:n])
 	}
 	switch err {
 	case nil:
 	case io.EOF:
 		f.err = io.EOF
-		if f.win != nil {
-			f.finish()
-		}
 	default:
 		f.err = errDeflateCorrupt
 	}
 	return n, f.err
-}
-
-// record remembers the tail of the plaintext in the ring.
-func (f *inflater) record(p []byte) {
-	w := len(f.ring)
-	if len(p) >= w {
-		copy(f.ring, p[len(p)-w:])
-		f.ringPos, f.ringFul = 0, true
-		return
-	}
-	n := copy(f.ring[f.ringPos:], p)
-	if n < len(p) {
-		f.ringPos = copy(f.ring, p[n:])
-		f.ringFul = true
-		return
-	}
-	f.ringPos += n
-	if f.ringPos == w {
-		f.ringPos, f.ringFul = 0, true
-	}
-}
-
-// finish moves this message's plaintext tail into the connection's window.
-func (f *inflater) finish() {
-	if f.ringFul {
-		f.win.write(f.ring[f.ringPos:])
-	}
-	f.win.write(f.ring[:f.ringPos])
 }
 
 // getTrialInflater returns a pooled inflater over the first part of a
@@ -699,20 +664,20 @@ func getTrialInflater(src []byte, win *deflateWindow) *inflater {
 	f.err = nil
 	var dict []byte
 	if win != nil {
-		dict = win.contiguous(win.size(), f.ringBuf[:]) // Reset copies it
+		dict = win.contiguous(win.size(), f.dictBuf[:]) // Reset copies it
 	}
 	_ = f.reset.Reset(&f.br, dict)
 	return f
 }
 
 // putInflater returns f to the pool. f must not be used afterwards. If the
-// message was not read to io.EOF, the connection's window (if any) was not
-// updated and the connection cannot decode further messages: fail it.
+// message was not read to io.EOF, the connection's window (if any) holds
+// only part of it and the connection cannot decode further messages: fail
+// it.
 func putInflater(f *inflater) {
 	f.src = inflateSource{}
 	f.br.Reset(nil)
 	f.win = nil
-	f.ring = nil
 	inflaterPool.Put(f)
 }
 
