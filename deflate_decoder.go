@@ -544,14 +544,17 @@ func decodeBlock(r *bitReader, out []byte, o int, dict, dictEnd []byte, lit, dis
 			o += k
 			length -= k
 		}
-		if distance >= 8 && o+length+7 <= len(out) {
+		if distance >= 8 && length > 0 && max(length+7, 16) <= len(out)-o {
 			// Eight bytes at a time, each word read before it is
-			// overwritten as distance >= 8; the last store, starting
-			// before the match's end, may run up to 7 bytes past it into
-			// bytes not decoded yet.
+			// overwritten as distance >= 8; the stores, the first two
+			// without a loop (most matches are no longer), may run past
+			// the match's end into bytes not decoded yet: up to 7 bytes,
+			// or to 16 bytes from its start.
 			from, to := o-distance, o
 			o += length
-			for ; to < o; from, to = from+8, to+8 {
+			binary.LittleEndian.PutUint64(out[to:], binary.LittleEndian.Uint64(out[from:]))
+			binary.LittleEndian.PutUint64(out[to+8:], binary.LittleEndian.Uint64(out[from+8:]))
+			for from, to = from+16, to+16; to < o; from, to = from+8, to+8 {
 				binary.LittleEndian.PutUint64(out[to:], binary.LittleEndian.Uint64(out[from:]))
 			}
 			continue

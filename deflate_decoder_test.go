@@ -489,13 +489,13 @@ func TestInflateTableCache(t *testing.T) {
 // TestInflateWordCopy decodes fixed-code blocks of literals, one match and
 // more literals, into a buffer of exactly the message's size: matches at
 // distances on both sides of the word copy's limit of 8, of lengths 3 to
-// 40, ending 0 to 9 bytes before the end of the buffer, where the word
-// copy's last store must not run past it.
+// 40, ending 0 to 17 bytes before the end of the buffer, where the word
+// copy's stores (two words at least) must not run past it.
 func TestInflateWordCopy(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	for _, dist := range []int{1, 7, 8, 9, 16, 17} {
 		for length := 3; length <= 40; length++ {
-			for tail := range 10 {
+			for tail := range 18 {
 				want := deflateTestRandom(rng, 20)
 				for range length {
 					want = append(want, want[len(want)-dist])
