@@ -174,7 +174,7 @@ maskSSE2_ends:
 	RET
 
 // func maskAVX2(dst []byte, src []byte, key uint32, pos int)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·maskAVX2(SB), NOSPLIT|NOFRAME, $0-64
 	// Masks n >= 64 bytes: 32-byte vectors, 128 bytes per loop iteration (AVX2).
 	MOVQ dst_base+0(FP), AX
@@ -190,20 +190,20 @@ TEXT ·maskAVX2(SB), NOSPLIT|NOFRAME, $0-64
 	SHLQ         $0x03, CX
 	MOVQ         SI, DI
 	RORQ         CL, DI
-	MOVQ         DI, X0
+	VMOVQ        DI, X0
 	VPBROADCASTQ X0, Y0
 	MOVQ         pos+56(FP), CX
 	SUBQ         AX, CX
 	SHLQ         $0x03, CX
 	MOVQ         SI, DI
 	RORQ         CL, DI
-	MOVQ         DI, X1
+	VMOVQ        DI, X1
 	VPBROADCASTQ X1, Y1
 	MOVQ         pos+56(FP), CX
 	ADDQ         BX, CX
 	SHLQ         $0x03, CX
 	RORQ         CL, SI
-	MOVQ         SI, X2
+	VMOVQ        SI, X2
 	VPBROADCASTQ X2, Y2
 
 	// Mask the first and last vectors while src is untouched; store them last.
@@ -404,7 +404,7 @@ maskShortSSE2_no1:
 	RET
 
 // func maskShortAVX2(dst []byte, src []byte, key uint32, pos int)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·maskShortAVX2(SB), NOSPLIT|NOFRAME, $0-64
 	// Masks 0 <= n < 64 bytes in non-overlapping pieces: the binary digits of n.
 	MOVQ         dst_base+0(FP), AX
@@ -417,7 +417,7 @@ TEXT ·maskShortAVX2(SB), NOSPLIT|NOFRAME, $0-64
 	MOVQ         pos+56(FP), CX
 	SHLQ         $0x03, CX
 	RORQ         CL, SI
-	MOVQ         SI, X0
+	VMOVQ        SI, X0
 	VPBROADCASTQ X0, Y0
 	XORL         CX, CX
 	TESTQ        $0x00000020, BX
