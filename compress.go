@@ -323,14 +323,8 @@ func (c *Conn) recvLCompressed(bufs [][]byte, typ Flags) (int, Flags, error) {
 		return whole.B[:cap(whole.B)]
 	})
 	if done && len(bufs) != 1 {
-		src := whole.B[:n]
-		n = 0
-		for _, b := range bufs {
-			k := copy(b, src)
-			src = src[k:]
-			n += k
-		}
-		if len(src) > 0 {
+		var rest []byte
+		if n, rest = scatter(bufs, whole.B[:n]); len(rest) > 0 {
 			err = ErrShortBuffer
 		}
 	}

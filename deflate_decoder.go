@@ -543,8 +543,11 @@ func decodeBlock(r *bitReader, out []byte, o int, dict, dictEnd []byte, lit, dis
 			k := copy(out[o:o+length], dictEnd[len(dictEnd)-back:])
 			o += k
 			length -= k
+			if length == 0 { // the history held the whole match
+				continue
+			}
 		}
-		if distance >= 8 && length > 0 && max(length+7, 16) <= len(out)-o {
+		if distance >= 8 && max(length+7, 16) <= len(out)-o {
 			// Eight bytes at a time, each word read before it is
 			// overwritten as distance >= 8; the stores, the first two
 			// without a loop (most matches are no longer), may run past

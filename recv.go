@@ -656,13 +656,9 @@ func (c *Conn) RecvL(bufs [][]byte) (int, Flags, error) {
 	}
 	have := 0 // bytes already in the buffers
 	if resume && c.partial != nil {
-		src := c.partial.B
-		for _, b := range bufs {
-			k := copy(b, src)
-			src = src[k:]
-			have += k
-		}
-		c.truncated = c.truncated || len(src) > 0
+		var rest []byte
+		have, rest = scatter(bufs, c.partial.B)
+		c.truncated = c.truncated || len(rest) > 0
 		messagePool.release(&c.partial)
 	} else if !resume {
 		var land []byte
@@ -711,6 +707,17 @@ func (c *Conn) RecvL(bufs [][]byte) (int, Flags, error) {
 		return total, typ, ErrShortBuffer
 	}
 	return total, typ, nil
+}
+
+// scatter copies src across bufs in turn and returns how many bytes it
+// copied and the rest of src, which did not fit.
+func scatter(bufs [][]byte, src []byte) (n int, rest []byte) {
+	for _, b := range bufs {
+		k := copy(b, src)
+		src = src[k:]
+		n += k
+	}
+	return n, src
 }
 
 // interruptedL is interrupted for RecvL: it keeps the first n bytes spread
