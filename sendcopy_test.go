@@ -1,0 +1,226 @@
+package wsmem
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+	"unsafe"
+)
+
+// pageStart returns a 4 KiB-aligned slice of n bytes followed by at least
+// one more page, so that tests can place a payload at any page offset.
+func pageStart(n int) []byte {
+	buf := make([]byte, n+3*4096)
+	skip := -int(uintptr(unsafe.Pointer(&buf[0]))) & 4095
+	return buf[skip : skip+n+2*4096]
+}
+
+// TestKernelCopyAliases checks the window kernelCopyAliases flags: a
+// payload slice at byte at of the frame whose page offset lies from 31
+// bytes before at to pageLeftover-1 bytes after it, modulo 4 KiB.
+func TestKernelCopyAliases(t *testing.T) {
+	page := pageStart(0)
+	for _, at := range []int{4, 10, 1004, 4090} {
+		for off := range 4096 {
+			d := (at - off) % 4096 // at - off, from -2047 to 2048
+			if d < -2047 {
+				d += 4096
+			} else if d > 2048 {
+				d -= 4096
+			}
+			want := d >= -(pageLeftover-1) && d <= 31
+			if got := kernelCopyAliases(page[off:off+1], at); got != want {
+				t.Fatalf("slice at byte %d of the frame, page offset %d: %v, want %v", at, off, got, want)
+			}
+		}
+	}
+}
+
+// TestCopiedFramePlacement checks where writeCopied puts a frame: at page
+// offset copiedAt, and no nearer to the slow distances than 1 KiB for a
+// socket page holding 0 to pageLeftover bytes before it.
+func TestCopiedFramePlacement(t *testing.T) {
+	for x := 0; x <= pageLeftover; x++ {
+		d := (x - copiedAt) & 4095 // the kernel's distance, destination past source
+		if d <= 31+1024 || d > 4096-1024 {
+			t.Fatalf("leftover %d: distance %d is within 1 KiB of 1-31", x, d)
+		}
+	}
+	w := &writeCounter{}
+	c := serverOn(t, w, 0, nil)
+	c.wmode = writeVectored
+	p := pageStart(1000)[:1000]
+	for range 3 { // the pooled buffer, new and reused
+		if err := c.Send(Binary, p); err != nil {
+			t.Fatal(err)
+		}
+		if off := w.lastAddr & 4095; off != copiedAt {
+			t.Fatalf("the frame was written from page offset %d, want %d", off, copiedAt)
+		}
+	}
+}
+
+// writeCounter records every Write on a server's connection.
+type writeCounter struct {
+	memConn
+	writes   [][]byte
+	addrs    []uintptr // the address of each Write's bytes
+	lastAddr uintptr   // the address of the last Write's bytes
+	fail     error     // returned, after half the bytes, by the first Write
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, bytes.Clone(p))
+	w.lastAddr = uintptr(unsafe.Pointer(unsafe.SliceData(p)))
+	w.addrs = append(w.addrs, w.lastAddr)
+	if w.fail != nil {
+		err := w.fail
+		w.fail = nil
+		n, _ := w.memConn.Write(p[:len(p)/2])
+		return n, err
+	}
+	return w.memConn.Write(p)
+}
+
+// TestClientMaskBufferPlacement checks the buffer a client masks a large
+// frame into: every write starts at page offset copiedAt and all but the
+// last are whole pages long, so that each lands a whole number of pages
+// after the frame's start; the frame is whole on the wire.
+func TestClientMaskBufferPlacement(t *testing.T) {
+	p := make([]byte, 300<<10)
+	for i := range p {
+		p[i] = byte(i * 11)
+	}
+	w := &writeCounter{}
+	c := clientOn(t, w, 0, nil)
+	if err := c.Send(Binary, p); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.writes) < 3 {
+		t.Fatalf("%d writes for 300 KiB, want the frame in 124 KiB pieces", len(w.writes))
+	}
+	for i, a := range w.addrs {
+		if a&4095 != copiedAt {
+			t.Errorf("write %d from page offset %d, want %d", i, a&4095, copiedAt)
+		}
+		if i < len(w.writes)-1 && len(w.writes[i])%4096 != 0 {
+			t.Errorf("write %d of %d bytes, not whole pages", i, len(w.writes[i]))
+		}
+	}
+	s := serverOn(t, &memConn{in: w.out.Bytes()}, 0, nil)
+	buf := make([]byte, len(p))
+	n, _, err := s.Recv(buf)
+	if err != nil || !bytes.Equal(buf[:n], p) {
+		t.Fatalf("the server received %d bytes (%v), not the payload", n, err)
+	}
+}
+
+// TestServerSendCopiesAliasedPayload checks how a server on a vectored
+// connection writes a large payload: one Write of header and payload
+// together when the payload starts near a page start (kernelCopyAliases),
+// two slices of one writev (two Writes here) elsewhere and above the pooled
+// buffer's size; the bytes on the wire are the same.
+func TestServerSendCopiesAliasedPayload(t *testing.T) {
+	cases := []struct {
+		size, off, writes int
+	}{
+		{300, 0, 1},
+		{65536, 0, 1},
+		{65536, 4090, 1},
+		{65536, 30, 1},
+		{65536, 1000, 1},
+		{65536, 1100, 2},
+		{65536, 2048, 2},
+		{65536, 4060, 2},
+		{copiedMax, 0, 1},
+		{copiedMax + 1, 0, 2},
+	}
+	for _, tc := range cases {
+		name := fmt.Sprintf("size=%d/off=%d", tc.size, tc.off)
+		p := pageStart(tc.size)[tc.off : tc.off+tc.size]
+		for i := range p {
+			p[i] = byte(i * 7)
+		}
+		orig := bytes.Clone(p)
+		w := &writeCounter{}
+		c := serverOn(t, w, 0, nil)
+		c.wmode = writeVectored
+		if err := c.Send(Binary, p); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(w.writes) != tc.writes {
+			t.Errorf("%s: %d writes, want %d", name, len(w.writes), tc.writes)
+		}
+		if want := sframe(true, OpBinary, p); !bytes.Equal(w.out.Bytes(), want) {
+			t.Errorf("%s: the wire does not hold the frame", name)
+		}
+		if !bytes.Equal(p, orig) {
+			t.Errorf("%s: Send changed the payload", name)
+		}
+	}
+}
+
+// TestServerSendLCopiesAliasedSlice checks that SendL's slices are each
+// judged at their place in the frame: a second slice whose page offset
+// is near its distance from the frame's start (1,004 bytes: the 4-byte
+// header and the first slice) makes the frame one Write; half a page away,
+// the frame is a writev of three slices (three Writes here).
+func TestServerSendLCopiesAliasedSlice(t *testing.T) {
+	for _, tc := range []struct{ off2, writes int }{{1004 + 10, 1}, {1004 - 20, 1}, {1004 + 2048, 3}} {
+		first := pageStart(1000)[2000:3000]
+		second := pageStart(3000)[tc.off2 : tc.off2+3000]
+		for i := range first {
+			first[i] = byte(i)
+		}
+		for i := range second {
+			second[i] = byte(i * 3)
+		}
+		w := &writeCounter{}
+		c := serverOn(t, w, 0, nil)
+		c.wmode = writeVectored
+		if err := c.SendL(Binary, [][]byte{first, second}); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.writes) != tc.writes {
+			t.Errorf("second slice at page offset %d: %d writes, want %d", tc.off2, len(w.writes), tc.writes)
+		}
+		if want := sframe(true, OpBinary, append(bytes.Clone(first), second...)); !bytes.Equal(w.out.Bytes(), want) {
+			t.Errorf("second slice at page offset %d: the wire does not hold the frame", tc.off2)
+		}
+	}
+}
+
+// TestServerSendCopiedDeadline checks a copied frame cut by a deadline: its
+// rest is queued, and flushed by the next send, so that the wire holds the
+// frame whole; a write that fails otherwise ends the connection's writing.
+func TestServerSendCopiedDeadline(t *testing.T) {
+	p := pageStart(65536)[:65536]
+	for i := range p {
+		p[i] = byte(i * 5)
+	}
+	w := &writeCounter{fail: timeoutErr{}}
+	c := serverOn(t, w, 0, nil)
+	c.wmode = writeVectored
+	if err := c.Send(Binary, p); !errors.Is(err, ErrQueued) {
+		t.Fatalf("deadline inside the frame: %v, want ErrQueued", err)
+	}
+	if err := c.Send(Binary, []byte("next")); err != nil {
+		t.Fatal(err)
+	}
+	want := append(sframe(true, OpBinary, p), sframe(true, OpBinary, []byte("next"))...)
+	if !bytes.Equal(w.out.Bytes(), want) {
+		t.Fatalf("after the deadline the wire holds %d bytes, want the two frames (%d bytes)", w.out.Len(), len(want))
+	}
+
+	broken := errors.New("broken pipe")
+	w = &writeCounter{fail: broken}
+	c = serverOn(t, w, 0, nil)
+	c.wmode = writeVectored
+	if err := c.Send(Binary, p); !errors.Is(err, broken) {
+		t.Fatalf("broken connection: %v", err)
+	}
+	if err := c.Send(Binary, []byte("next")); err == nil {
+		t.Fatal("a send after a failed write succeeded")
+	}
+}
