@@ -224,3 +224,35 @@ func TestServerSendCopiedDeadline(t *testing.T) {
 		t.Fatal("a send after a failed write succeeded")
 	}
 }
+
+// TestPreparedFramePlacement checks where NewPreparedMessage puts its
+// frames: from pagePlacedMin bytes on, the frame at page offset copiedAt
+// and the compressed one a header's room after it, which SendPrepared
+// writes from; below, no room is added.
+func TestPreparedFramePlacement(t *testing.T) {
+	cc := CompressionConfig{Enabled: true, ServerNoContextTakeover: true}
+	msg := jsonLike(64<<10, 3)
+	pm := NewPreparedMessage(Text, msg, &cc)
+	if off := uintptr(unsafe.Pointer(&pm.frame[0])) & 4095; off != copiedAt {
+		t.Fatalf("the frame starts at page offset %d, want %d", off, copiedAt)
+	}
+	if pm.compressed == nil {
+		t.Fatal("the message was not compressed")
+	}
+	if off := uintptr(unsafe.Pointer(&pm.compressed[0])) & 4095; off < copiedAt || off >= copiedAt+MaxHeaderSize {
+		t.Fatalf("the compressed frame starts at page offset %d, want %d to %d", off, copiedAt, copiedAt+MaxHeaderSize-1)
+	}
+	w := &writeCounter{}
+	c := serverOn(t, w, 0, nil)
+	if err := c.SendPrepared(pm); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.writes) != 1 || w.lastAddr&4095 != copiedAt || !bytes.Equal(w.out.Bytes(), sframe(true, OpText, msg)) {
+		t.Fatalf("SendPrepared wrote %d times, from page offset %d", len(w.writes), w.lastAddr&4095)
+	}
+
+	small := NewPreparedMessage(Binary, make([]byte, pagePlacedMin-MaxHeaderSize), nil)
+	if cap(small.frame) != len(small.frame) {
+		t.Fatalf("a frame under pagePlacedMin has %d bytes of room, want none", cap(small.frame)-len(small.frame))
+	}
+}
