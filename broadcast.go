@@ -16,7 +16,7 @@ type PreparedMessage struct {
 // Binary). With cc enabled and p at least cc's threshold, it also
 // compresses it once (stateless, as for server_no_context_takeover). It
 // keeps p; it allocates the encoded frames once, from 8 KiB with up to
-// 4 KiB more each, to place them in memory where the kernel copies them
+// 1 KiB more each, to place them in memory where the kernel copies them
 // fast (see Conn.Send).
 func NewPreparedMessage(typ Flags, p []byte, cc *CompressionConfig) *PreparedMessage {
 	op := OpBinary
@@ -36,24 +36,6 @@ func NewPreparedMessage(typ Flags, p []byte, cc *CompressionConfig) *PreparedMes
 		}
 	}
 	return m
-}
-
-// pagePlacedMin is the frame size from which pagePlaced moves a buffer:
-// below it the kernel's slow copy (see pageLeftover) costs a few µs at
-// most, less than the 4 KiB it would take.
-const pagePlacedMin = 8 << 10
-
-// pagePlaced returns a new buffer of n bytes for a frame written whole,
-// again and again: from pagePlacedMin bytes on, one that starts at page
-// offset copiedAt (4 KiB more are allocated), so that the kernel's copy of
-// it keeps clear of the distances AMD Zen 3 copies slowly.
-func pagePlaced(n int) []byte {
-	if n < pagePlacedMin {
-		return make([]byte, n)
-	}
-	b := make([]byte, n+4095)
-	start := pageStartAt(b)
-	return b[start : start+uintptr(n) : start+uintptr(n)]
 }
 
 // SendPrepared sends m. A server writes the prepared frame with one write,

@@ -22,7 +22,7 @@
 //     borrow a read buffer only when a frame does not fit there or the
 //     stream stays busy; the buffer goes back as soon as it is drained.
 //   - A server sends the header from the Storage and the caller's payload
-//     as they are, with one vectored write; a payload of up to 124 KiB that
+//     as they are, with one vectored write; a payload of up to 127 KiB that
 //     starts within about 1 KiB after a 4 KiB boundary is copied after the
 //     header into a pooled buffer instead, because the kernel's copy of it
 //     would often be about 20 times slower on AMD Zen 3 (REP MOVSB a few

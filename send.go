@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
-	"unsafe"
 )
 
 // vectoredMin is the payload size from which a server writes header and
@@ -19,14 +18,15 @@ var errControlPayload = errors.New("wsmem: control frame payload longer than 125
 // Send sends p as one message of type typ, Text or Binary (libdill's
 // ws_send). A server joins the header and a small p (under 256 bytes) in
 // the write buffer for one write, and writes a larger p with the header in
-// one vectored write, leaving it untouched — unless p, under 124 KiB,
+// one vectored write, leaving it untouched — unless p, under 127 KiB,
 // starts within about 1 KiB after a 4 KiB boundary: then header and p are
 // copied into a pooled buffer for one write, sparing the kernel a copy
 // that AMD Zen 3 CPUs can make 20 times slower (see the package
-// documentation). A client masks p while copying it into the write
-// buffer, one pass, and never modifies it. Safe for concurrent use:
-// messages never interleave on the wire. On a connection that negotiated
-// permessage-deflate, messages of at least
+// documentation; such a write, blocked by a slow peer, holds a buffer of
+// at most about twice the frame). A client masks p while copying it into
+// the write buffer, one pass, and never modifies it. Safe for concurrent
+// use: messages never interleave on the wire. On a connection that
+// negotiated permessage-deflate, messages of at least
 // Compression.Threshold bytes are compressed (add Uncompressed to typ to
 // opt out) and sent as they are when that would not make them smaller. It
 // allocates nothing.
@@ -381,66 +381,19 @@ func (c *Conn) writeSplit(hdr, p []byte) error {
 	return nil
 }
 
-// The kernel copies what a server writes into pages of its socket buffer,
-// from where the thread's earlier writes left off: the page's start when
-// they have been freed, a few bytes on after a small write such as an
-// acknowledgement or a pong. Linux copies from user memory with REP
-// MOVSB on CPUs that have FSRM, and on AMD Zen 3 (reportedly Zen 4 too)
-// REP MOVSB runs about 20 times slower when its destination lies 1 to 31
-// bytes past its source modulo 4 KiB: on this project's test machine
-// 64 KiB take 33 µs instead of 1.6 µs. Send cannot see where the kernel
-// is in its page, but keeps clear of that distance as long as the frame
-// starts at most pageLeftover bytes into it.
-const pageLeftover = 1024
-
-// copiedAt is the page offset writeCopied and maskBuffer start frames at:
-// with 0 to pageLeftover bytes left in the kernel's socket page, its copy
-// then lands 2 to 3 KiB past its source modulo 4 KiB, well clear of 1-31.
-const copiedAt = 2048
-
-// copiedMax is the largest payload writeCopied sends: the frame fits the
-// pooled 128 KiB buffer from any start up to a page into it.
-const copiedMax = maxMaskBuffer - 4096 - MaxHeaderSize
-
-// kernelCopyAliases reports whether the payload slice p, written from byte
-// at of a frame, could be copied 1 to 31 bytes past its own address modulo
-// 4 KiB: whether at, plus a leftover of 0 to pageLeftover bytes, minus p's
-// page offset is in that range. Payloads from a page's start — a large
-// buffer from make, sent from its beginning — always are.
-//
-// Cost: a subtraction and a compare.
-func kernelCopyAliases(p []byte, at int) bool {
-	off := uintptr(unsafe.Pointer(unsafe.SliceData(p)))
-	return (uintptr(at)-off+pageLeftover-1)&4095 < pageLeftover+31
-}
-
-// slicesAlias reports whether kernelCopyAliases flags any of the payload
-// slices p and more, each at its place in the frame: after a header of
-// hdrLen bytes and the slices before it.
-func slicesAlias(hdrLen int, p []byte, more [][]byte) bool {
-	if len(p) > 0 && kernelCopyAliases(p, hdrLen) {
-		return true
-	}
-	at := hdrLen + len(p)
-	for _, b := range more {
-		if len(b) > 0 && kernelCopyAliases(b, at) {
-			return true
-		}
-		at += len(b)
-	}
-	return false
-}
-
 // writeCopied writes an unmasked frame whose payload slicesAlias flags,
 // of at most copiedMax bytes: header and payload copied into a pooled
-// 128 KiB buffer from page offset copiedAt on, and written with one write,
-// so that the kernel copies them from a safe distance. Called with wmu.
+// buffer of the frame's size class, from a page offset safeStart picks,
+// and written with one write, so that the kernel copies them from a safe
+// distance. A write a slow peer blocks holds that buffer, at most about
+// twice the frame plus 1 KiB. Called with wmu.
 //
 // Cost: a copy of the payload (a few µs for 64 KiB), against the kernel's
 // slow copy it avoids on the CPUs that have one.
 func (c *Conn) writeCopied(h *Header, p []byte, more [][]byte) error {
-	b := getBuffer(&maskPool, maxMaskBuffer)
-	start := pageStartAt(b.B)
+	k := copyClass(h.Size() + int(h.Length))
+	b := getBuffer(&copyPools[k], copyBufferSize<<k)
+	start := safeStart(b.B)
 	frame := AppendHeader(b.B[start:start], *h)
 	frame = append(frame, p...)
 	for _, s := range more {
@@ -450,7 +403,7 @@ func (c *Conn) writeCopied(h *Header, p []byte, more [][]byte) error {
 	if err != nil {
 		err = c.frameFailed(err, frame, m)
 	}
-	putBuffer(&maskPool, b)
+	putBuffer(&copyPools[k], b)
 	return err
 }
 
@@ -538,25 +491,19 @@ func putWriteBuffer(b *pooledBuffer) {
 }
 
 // maskBuffer returns the buffer a frame of size bytes is assembled in:
-// the write buffer, or for a large frame a client masks, 124 KiB of a
+// the write buffer, or for a large frame a client masks, whole pages of a
 // 128 KiB one from a pool of its own (every buffer in it has that size, so
 // the pool keeps them), so that the frame goes out in few writes. The
-// 124 KiB start at page offset copiedAt, and every write from their start
-// lands a whole number of pages further into the frame, which keeps the
-// kernel's copy at the distance writeCopied keeps it at (see
-// pageLeftover).
+// pages (124 KiB) start where safeStart says, and every write from their
+// start lands a whole number of pages further into the frame, which keeps
+// the kernel's copy as far from the slow distances as writeCopied does.
 func (c *Conn) maskBuffer(size int) ([]byte, *pooledBuffer) {
 	if c.server || c.writeSlab() != nil || size <= c.cfg.writeBufferSize() {
 		return c.writeBuffer()
 	}
 	b := getBuffer(&maskPool, maxMaskBuffer)
-	return b.B[pageStartAt(b.B):][:maxMaskBuffer-4096], b
-}
-
-// pageStartAt returns the index in b of the first byte at page offset
-// copiedAt.
-func pageStartAt(b []byte) uintptr {
-	return (copiedAt - uintptr(unsafe.Pointer(unsafe.SliceData(b)))) & 4095
+	start := safeStart(b.B)
+	return b.B[start : start+(len(b.B)-start)&^4095], b
 }
 
 // writeBuffered writes the header and the payload through the write buffer,

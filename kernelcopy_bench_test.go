@@ -44,7 +44,7 @@ func ackedTCP(b *testing.B, n int) (net.Conn, func() error) {
 // header, each write acknowledged before the next (see ackedTCP), the
 // payload at page offsets 0, 4, 36 and 2048, by one writev of header and
 // payload (mode=writev), or by one write of both copied into a buffer at
-// page offset 0 (mode=copy0) or at copiedAt (mode=copy2048, as
+// page offset 0 (mode=copy0) or where safeStart says (mode=copysafe, as
 // writeCopied does). On AMD Zen 3, where the kernel's leftover in its
 // socket page is a few bytes, the writev of a payload at page offset 0 or
 // 4 and every copy0 run take about twice as long as the others.
@@ -52,13 +52,13 @@ func BenchmarkKernelCopyAlias(b *testing.B) {
 	const size = 64 << 10
 	hdr := []byte{0x82, 126, 0, 0}
 	for _, off := range []int{0, 4, 36, 2048} {
-		for _, mode := range []string{"writev", "copy0", "copy2048"} {
+		for _, mode := range []string{"writev", "copy0", "copysafe"} {
 			b.Run(fmt.Sprintf("off=%d/mode=%s", off, mode), func(b *testing.B) {
 				nc, wait := ackedTCP(b, size+len(hdr))
 				p := pageStart(size)[off : off+size]
 				frame := pageStart(size + len(hdr))
-				if mode == "copy2048" {
-					frame = frame[copiedAt:]
+				if mode == "copysafe" {
+					frame = frame[safeStart(frame):]
 				}
 				frame = frame[:size+len(hdr)]
 				b.SetBytes(size)

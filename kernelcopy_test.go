@@ -37,26 +37,60 @@ func TestKernelCopyAliases(t *testing.T) {
 	}
 }
 
-// TestCopiedFramePlacement checks where writeCopied puts a frame: at page
-// offset copiedAt, and no nearer to the slow distances than 1 KiB for a
-// socket page holding 0 to pageLeftover bytes before it.
-func TestCopiedFramePlacement(t *testing.T) {
-	for x := 0; x <= pageLeftover; x++ {
-		d := (x - copiedAt) & 4095 // the kernel's distance, destination past source
-		if d <= 31+1024 || d > 4096-1024 {
-			t.Fatalf("leftover %d: distance %d is within 1 KiB of 1-31", x, d)
+// inSafeZone reports whether address a has a page offset from safeFrom
+// to safeTo.
+func inSafeZone(a uintptr) bool {
+	off := a & 4095
+	return off >= safeFrom && off <= safeTo
+}
+
+// TestSafeStart checks safeStart from every page offset, and the zone it
+// picks: written from there or up to a header later, the kernel's copy
+// lands 0 or 32 and more bytes past its source for every leftover from 0
+// to pageLeftover.
+func TestSafeStart(t *testing.T) {
+	page := pageStart(0)
+	for off := range 4096 {
+		b := page[off : off+4096]
+		skip := safeStart(b)
+		if skip < 0 || skip > maxSafeSkip || !inSafeZone(uintptr(unsafe.Pointer(&b[skip]))) {
+			t.Fatalf("from page offset %d: skip %d", off, skip)
+		}
+		if inSafeZone(uintptr(unsafe.Pointer(&b[0]))) != (skip == 0) {
+			t.Fatalf("from page offset %d, in the zone: skip %d", off, skip)
+		}
+	}
+	for src := safeFrom; src <= safeTo+MaxHeaderSize; src++ {
+		for x := 0; x <= pageLeftover; x++ {
+			if d := (x - src) & 4095; d >= 1 && d <= 31 {
+				t.Fatalf("source at page offset %d, leftover %d: distance %d", src, x, d)
+			}
+		}
+	}
+}
+
+// TestCopyClass checks the size classes writeCopied borrows from: the
+// smallest that holds the frame after safeStart's skip, so that a small
+// frame does not hold a large buffer.
+func TestCopyClass(t *testing.T) {
+	for _, n := range []int{256, 1000, 3000, 4096 - maxSafeSkip, 4097 - maxSafeSkip, 10000, 65536 + 4, copiedMax + MaxHeaderSize} {
+		k := copyClass(n)
+		if k >= len(copyPools) || copyBufferSize<<k < n+maxSafeSkip || (k > 0 && copyBufferSize<<(k-1) >= n+maxSafeSkip) {
+			t.Fatalf("a frame of %d bytes: class %d (%d bytes)", n, k, copyBufferSize<<k)
 		}
 	}
 	w := &writeCounter{}
 	c := serverOn(t, w, 0, nil)
 	c.wmode = writeVectored
-	p := pageStart(1000)[:1000]
-	for range 3 { // the pooled buffer, new and reused
-		if err := c.Send(Binary, p); err != nil {
-			t.Fatal(err)
-		}
-		if off := w.lastAddr & 4095; off != copiedAt {
-			t.Fatalf("the frame was written from page offset %d, want %d", off, copiedAt)
+	for _, size := range []int{1000, 65536, copiedMax} {
+		p := pageStart(size)[:size]
+		for range 2 { // the pooled buffer, new and reused
+			if err := c.Send(Binary, p); err != nil {
+				t.Fatal(err)
+			}
+			if !inSafeZone(w.lastAddr) {
+				t.Fatalf("%d bytes: the frame was written from page offset %d", size, w.lastAddr&4095)
+			}
 		}
 	}
 }
@@ -84,9 +118,10 @@ func (w *writeCounter) Write(p []byte) (int, error) {
 }
 
 // TestClientMaskBufferPlacement checks the buffer a client masks a large
-// frame into: every write starts at page offset copiedAt and all but the
-// last are whole pages long, so that each lands a whole number of pages
-// after the frame's start; the frame is whole on the wire.
+// frame into: every write starts at the same page offset, in the safe
+// zone, and all but the last are whole pages long, so that each lands a
+// whole number of pages after the frame's start; the frame is whole on the
+// wire.
 func TestClientMaskBufferPlacement(t *testing.T) {
 	p := make([]byte, 300<<10)
 	for i := range p {
@@ -101,8 +136,8 @@ func TestClientMaskBufferPlacement(t *testing.T) {
 		t.Fatalf("%d writes for 300 KiB, want the frame in 124 KiB pieces", len(w.writes))
 	}
 	for i, a := range w.addrs {
-		if a&4095 != copiedAt {
-			t.Errorf("write %d from page offset %d, want %d", i, a&4095, copiedAt)
+		if !inSafeZone(a) || a&4095 != w.addrs[0]&4095 {
+			t.Errorf("write %d from page offset %d, the first from %d", i, a&4095, w.addrs[0]&4095)
 		}
 		if i < len(w.writes)-1 && len(w.writes[i])%4096 != 0 {
 			t.Errorf("write %d of %d bytes, not whole pages", i, len(w.writes[i]))
@@ -226,28 +261,27 @@ func TestServerSendCopiedDeadline(t *testing.T) {
 }
 
 // TestPreparedFramePlacement checks where NewPreparedMessage puts its
-// frames: from pagePlacedMin bytes on, the frame at page offset copiedAt
-// and the compressed one a header's room after it, which SendPrepared
-// writes from; below, no room is added.
+// frames: from pagePlacedMin bytes on, in the safe zone, the compressed
+// one too, and SendPrepared writes from there; below, no room is added.
 func TestPreparedFramePlacement(t *testing.T) {
 	cc := CompressionConfig{Enabled: true, ServerNoContextTakeover: true}
 	msg := jsonLike(64<<10, 3)
 	pm := NewPreparedMessage(Text, msg, &cc)
-	if off := uintptr(unsafe.Pointer(&pm.frame[0])) & 4095; off != copiedAt {
-		t.Fatalf("the frame starts at page offset %d, want %d", off, copiedAt)
+	if a := uintptr(unsafe.Pointer(&pm.frame[0])); !inSafeZone(a) {
+		t.Fatalf("the frame starts at page offset %d", a&4095)
 	}
 	if pm.compressed == nil {
 		t.Fatal("the message was not compressed")
 	}
-	if off := uintptr(unsafe.Pointer(&pm.compressed[0])) & 4095; off < copiedAt || off >= copiedAt+MaxHeaderSize {
-		t.Fatalf("the compressed frame starts at page offset %d, want %d to %d", off, copiedAt, copiedAt+MaxHeaderSize-1)
+	if off := uintptr(unsafe.Pointer(&pm.compressed[0])) & 4095; off < safeFrom || off > safeTo+MaxHeaderSize {
+		t.Fatalf("the compressed frame starts at page offset %d", off)
 	}
 	w := &writeCounter{}
 	c := serverOn(t, w, 0, nil)
 	if err := c.SendPrepared(pm); err != nil {
 		t.Fatal(err)
 	}
-	if len(w.writes) != 1 || w.lastAddr&4095 != copiedAt || !bytes.Equal(w.out.Bytes(), sframe(true, OpText, msg)) {
+	if len(w.writes) != 1 || !inSafeZone(w.lastAddr) || !bytes.Equal(w.out.Bytes(), sframe(true, OpText, msg)) {
 		t.Fatalf("SendPrepared wrote %d times, from page offset %d", len(w.writes), w.lastAddr&4095)
 	}
 
