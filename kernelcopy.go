@@ -12,10 +12,11 @@ import (
 // buffer, from where the thread's earlier writes left off: the page's
 // start when they have been freed, a few bytes on after a small write such
 // as an acknowledgement or a pong. Linux copies from user memory with REP
-// MOVSB on CPUs that have FSRM, and on AMD Zen 3 (reportedly Zen 4 too)
-// REP MOVSB runs about 20 times slower when its destination lies 1 to 31
-// bytes past its source modulo 4 KiB: on this project's test machine
-// 64 KiB take 33 µs instead of 1.6 µs. wsmem cannot see where the kernel
+// MOVSB on CPUs that have FSRM, and on AMD Zen 3 REP MOVSB runs about 20
+// times slower when its destination lies 1 to 31 bytes past its source
+// modulo 4 KiB: on this project's test machine 64 KiB take 30-40 µs
+// instead of 1.4-2.6 µs (the README's echo note has the measurements and
+// what others report). wsmem cannot see where the kernel
 // is in its page, but keeps clear of that distance as long as the frame
 // starts at most pageLeftover bytes into it: a server copies a payload
 // that would land there (kernelCopyAliases) to a safe place (safeStart)
