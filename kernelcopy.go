@@ -38,12 +38,17 @@ const (
 // maxSafeSkip is the most safeStart skips.
 const maxSafeSkip = safeFrom + 4095 - safeTo
 
+// pageOffset returns where in its 4 KiB page b starts.
+func pageOffset(b []byte) int {
+	return int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) & 4095)
+}
+
 // safeStart returns the index in b of its first byte whose page offset is
 // from safeFrom to safeTo: 0 when b starts there, at most maxSafeSkip.
 //
 // Cost: a few instructions.
 func safeStart(b []byte) int {
-	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) & 4095)
+	off := pageOffset(b)
 	if off >= safeFrom && off <= safeTo {
 		return 0
 	}
@@ -58,8 +63,7 @@ func safeStart(b []byte) int {
 //
 // Cost: a subtraction and a compare.
 func kernelCopyAliases(p []byte, at int) bool {
-	off := uintptr(unsafe.Pointer(unsafe.SliceData(p)))
-	return (uintptr(at)-off+pageLeftover-1)&4095 < pageLeftover+31
+	return (at-pageOffset(p)+pageLeftover-1)&4095 < pageLeftover+31
 }
 
 // slicesAlias reports whether kernelCopyAliases flags any of the payload

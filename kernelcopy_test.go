@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"unsafe"
 )
 
 // pageStart returns a 4 KiB-aligned slice of n bytes followed by at least
 // one more page, so that tests can place a payload at any page offset.
 func pageStart(n int) []byte {
 	buf := make([]byte, n+3*4096)
-	skip := -int(uintptr(unsafe.Pointer(&buf[0]))) & 4095
+	skip := -pageOffset(buf) & 4095
 	return buf[skip : skip+n+2*4096]
 }
 
@@ -37,12 +36,8 @@ func TestKernelCopyAliases(t *testing.T) {
 	}
 }
 
-// inSafeZone reports whether address a has a page offset from safeFrom
-// to safeTo.
-func inSafeZone(a uintptr) bool {
-	off := a & 4095
-	return off >= safeFrom && off <= safeTo
-}
+// inSafeZone reports whether page offset off is from safeFrom to safeTo.
+func inSafeZone(off int) bool { return off >= safeFrom && off <= safeTo }
 
 // TestSafeStart checks safeStart from every page offset, and the zone it
 // picks: written from there or up to a header later, the kernel's copy
@@ -53,10 +48,10 @@ func TestSafeStart(t *testing.T) {
 	for off := range 4096 {
 		b := page[off : off+4096]
 		skip := safeStart(b)
-		if skip < 0 || skip > maxSafeSkip || !inSafeZone(uintptr(unsafe.Pointer(&b[skip]))) {
+		if skip < 0 || skip > maxSafeSkip || !inSafeZone(pageOffset(b[skip:])) {
 			t.Fatalf("from page offset %d: skip %d", off, skip)
 		}
-		if inSafeZone(uintptr(unsafe.Pointer(&b[0]))) != (skip == 0) {
+		if inSafeZone(pageOffset(b)) != (skip == 0) {
 			t.Fatalf("from page offset %d, in the zone: skip %d", off, skip)
 		}
 	}
@@ -88,8 +83,8 @@ func TestCopyClass(t *testing.T) {
 			if err := c.Send(Binary, p); err != nil {
 				t.Fatal(err)
 			}
-			if !inSafeZone(w.lastAddr) {
-				t.Fatalf("%d bytes: the frame was written from page offset %d", size, w.lastAddr&4095)
+			if !inSafeZone(w.lastOffset()) {
+				t.Fatalf("%d bytes: the frame was written from page offset %d", size, w.lastOffset())
 			}
 		}
 	}
@@ -98,16 +93,17 @@ func TestCopyClass(t *testing.T) {
 // writeCounter records every Write on a server's connection.
 type writeCounter struct {
 	memConn
-	writes   [][]byte
-	addrs    []uintptr // the address of each Write's bytes
-	lastAddr uintptr   // the address of the last Write's bytes
-	fail     error     // returned, after half the bytes, by the first Write
+	writes  [][]byte
+	offsets []int // the page offset of each Write's bytes
+	fail    error // returned, after half the bytes, by the first Write
 }
+
+// lastOffset returns the page offset of the last Write's bytes.
+func (w *writeCounter) lastOffset() int { return w.offsets[len(w.offsets)-1] }
 
 func (w *writeCounter) Write(p []byte) (int, error) {
 	w.writes = append(w.writes, bytes.Clone(p))
-	w.lastAddr = uintptr(unsafe.Pointer(unsafe.SliceData(p)))
-	w.addrs = append(w.addrs, w.lastAddr)
+	w.offsets = append(w.offsets, pageOffset(p))
 	if w.fail != nil {
 		err := w.fail
 		w.fail = nil
@@ -135,9 +131,9 @@ func TestClientMaskBufferPlacement(t *testing.T) {
 	if len(w.writes) < 3 {
 		t.Fatalf("%d writes for 300 KiB, want the frame in 124 KiB pieces", len(w.writes))
 	}
-	for i, a := range w.addrs {
-		if !inSafeZone(a) || a&4095 != w.addrs[0]&4095 {
-			t.Errorf("write %d from page offset %d, the first from %d", i, a&4095, w.addrs[0]&4095)
+	for i, off := range w.offsets {
+		if !inSafeZone(off) || off != w.offsets[0] {
+			t.Errorf("write %d from page offset %d, the first from %d", i, off, w.offsets[0])
 		}
 		if i < len(w.writes)-1 && len(w.writes[i])%4096 != 0 {
 			t.Errorf("write %d of %d bytes, not whole pages", i, len(w.writes[i]))
@@ -267,13 +263,13 @@ func TestPreparedFramePlacement(t *testing.T) {
 	cc := CompressionConfig{Enabled: true, ServerNoContextTakeover: true}
 	msg := jsonLike(64<<10, 3)
 	pm := NewPreparedMessage(Text, msg, &cc)
-	if a := uintptr(unsafe.Pointer(&pm.frame[0])); !inSafeZone(a) {
-		t.Fatalf("the frame starts at page offset %d", a&4095)
+	if off := pageOffset(pm.frame); !inSafeZone(off) {
+		t.Fatalf("the frame starts at page offset %d", off)
 	}
 	if pm.compressed == nil {
 		t.Fatal("the message was not compressed")
 	}
-	if off := uintptr(unsafe.Pointer(&pm.compressed[0])) & 4095; off < safeFrom || off > safeTo+MaxHeaderSize {
+	if off := pageOffset(pm.compressed); off < safeFrom || off > safeTo+MaxHeaderSize {
 		t.Fatalf("the compressed frame starts at page offset %d", off)
 	}
 	w := &writeCounter{}
@@ -281,8 +277,8 @@ func TestPreparedFramePlacement(t *testing.T) {
 	if err := c.SendPrepared(pm); err != nil {
 		t.Fatal(err)
 	}
-	if len(w.writes) != 1 || !inSafeZone(w.lastAddr) || !bytes.Equal(w.out.Bytes(), sframe(true, OpText, msg)) {
-		t.Fatalf("SendPrepared wrote %d times, from page offset %d", len(w.writes), w.lastAddr&4095)
+	if len(w.writes) != 1 || !inSafeZone(w.lastOffset()) || !bytes.Equal(w.out.Bytes(), sframe(true, OpText, msg)) {
+		t.Fatalf("SendPrepared wrote %d times, from page offset %d", len(w.writes), w.lastOffset())
 	}
 
 	small := NewPreparedMessage(Binary, make([]byte, pagePlacedMin-MaxHeaderSize), nil)

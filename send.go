@@ -319,10 +319,12 @@ func (c *Conn) writeData(op OpCode, fin bool, p []byte, more [][]byte) error {
 		switch {
 		case c.wmode == writeDirect && more == nil:
 			return c.writeDirect(&h, p)
-		case c.wmode == writeVectored && n >= vectoredMin && n <= copiedMax &&
-			slicesAlias(h.Size(), p, more):
-			return c.writeCopied(&h, p, more)
-		case c.wmode == writeDirect || (c.wmode == writeVectored && n >= vectoredMin):
+		case c.wmode == writeDirect:
+			return c.writeVectored(&h, p, more)
+		case c.wmode == writeVectored && n >= vectoredMin:
+			if n <= copiedMax && slicesAlias(h.Size(), p, more) {
+				return c.writeCopied(&h, p, more)
+			}
 			return c.writeVectored(&h, p, more)
 		}
 	}
