@@ -186,6 +186,9 @@ func maskLibs() []*lib {
 	return append(out, &lib{name: "copy"})
 }
 
+// echoLibs are the libraries and the plain TCP floor (tcp_test.go).
+func echoLibs() []*lib { return append(allLibs(), tcpBaseline) }
+
 func naiveMask(b []byte, key [4]byte) {
 	for i := range b {
 		b[i] ^= key[i&3]
@@ -309,11 +312,12 @@ func benchWrites(b *testing.B, client bool) {
 
 // BenchmarkEcho counts round trips over loopback TCP: the client sends a
 // message, the server echoes it, the client receives it. SetBytes counts
-// the message once.
+// the message once. lib=tcp is the floor: the same bytes with no WebSocket
+// code at all (tcp_test.go).
 func BenchmarkEcho(b *testing.B) {
 	for _, size := range echoSizes {
 		b.Run("size="+sizeName(size), func(b *testing.B) {
-			for _, l := range allLibs() {
+			for _, l := range echoLibs() {
 				b.Run("lib="+l.name, func(b *testing.B) {
 					b.SetBytes(int64(size))
 					b.ReportAllocs()
@@ -381,7 +385,7 @@ func TestWrite(t *testing.T) {
 }
 
 func TestEcho(t *testing.T) {
-	for _, l := range allLibs() {
+	for _, l := range echoLibs() {
 		for _, size := range echoSizes {
 			n := 0
 			loop := func() bool { n++; return n <= 20 }

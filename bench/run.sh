@@ -71,6 +71,8 @@ for s in "${SCENARIOS[@]}"; do
 	filter=".name:$s"
 	case $s in
 	Mask) cols="wsmem gobwas copy" ;;
+	# tcp: the same bytes over plain TCP, the floor (tcp_test.go).
+	Echo) cols="$PEERS tcp" ;;
 	# Retained reports B/conn only (its timed loop is empty).
 	Retained) filter="$filter .unit:B/conn" ;;
 	esac

@@ -3,7 +3,7 @@
 // table of one unit (-unit, sec/op by default), wsmem's median divided by
 // the best peer's (the smallest value: the fastest, or the one that keeps
 // the fewest bytes for -unit B/conn): below 1 wsmem is better. Columns
-// named in -skip (the copy() baseline) are not peers.
+// named in -skip (the copy() and plain-TCP baselines) are not peers.
 package main
 
 import (
@@ -20,7 +20,7 @@ import (
 
 func main() {
 	self := flag.String("lib", "wsmem", "the library compared with the others")
-	skip := flag.String("skip", "copy", "comma-separated columns that are baselines, not peers")
+	skip := flag.String("skip", "copy,tcp", "comma-separated columns that are baselines, not peers")
 	unit := flag.String("unit", "sec/op", "the table to read")
 	flag.Parse()
 	skipped := map[string]bool{}
