@@ -264,22 +264,15 @@ func gobwasServerRead(nc net.Conn, api string, maxSize int, each func([]byte) bo
 }
 
 func gobwasEchoServe(ln net.Listener, maxSize int) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
+	serveEach(ln, func(nc net.Conn) {
+		if _, err := ws.Upgrade(nc); err != nil {
 			return
 		}
-		go func() {
-			defer nc.Close()
-			if _, err := ws.Upgrade(nc); err != nil {
-				return
-			}
-			_ = gobwasReadLoop(bufio.NewReaderSize(nc, 4096), nc, ws.StateServerSide, make([]byte, maxSize+1),
-				func(op ws.OpCode, msg []byte) bool {
-					return wsutil.WriteServerMessage(nc, op, msg) == nil
-				})
-		}()
-	}
+		_ = gobwasReadLoop(bufio.NewReaderSize(nc, 4096), nc, ws.StateServerSide, make([]byte, maxSize+1),
+			func(op ws.OpCode, msg []byte) bool {
+				return wsutil.WriteServerMessage(nc, op, msg) == nil
+			})
+	})
 }
 
 func gobwasEchoClient(addr string, p []byte, each func([]byte) bool) error {

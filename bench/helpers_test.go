@@ -170,6 +170,21 @@ func textPayload(n int, seed uint64) []byte {
 	return b
 }
 
+// serveEach serves each connection accepted from ln in a goroutine of its
+// own, closing it when serve returns, until ln is closed.
+func serveEach(ln net.Listener, serve func(nc net.Conn)) {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer nc.Close()
+			serve(nc)
+		}()
+	}
+}
+
 // ---- frames ----
 
 // appendFrame appends a final frame with opcode op and payload p, masked

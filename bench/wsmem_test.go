@@ -177,32 +177,25 @@ func wsmemServerRead(nc net.Conn, api string, maxSize int, each func([]byte) boo
 }
 
 func wsmemEchoServe(ln net.Listener, maxSize int) {
-	for {
-		nc, err := ln.Accept()
+	serveEach(ln, func(nc net.Conn) {
+		c, err := wsmem.AttachServer(nc, wsmem.NoHTTP, new(wsmem.Storage), nil)
 		if err != nil {
 			return
 		}
-		go func() {
-			defer nc.Close()
-			c, err := wsmem.AttachServer(nc, wsmem.NoHTTP, new(wsmem.Storage), nil)
+		// Recv's first read lands in buf: room for the header beside the
+		// largest message lets a whole frame arrive in one read (the
+		// documented way to size a Recv buffer).
+		buf := make([]byte, maxSize+wsmem.MaxHeaderSize)
+		for {
+			n, typ, err := c.Recv(buf)
 			if err != nil {
 				return
 			}
-			// Recv's first read lands in buf: room for the header beside the
-			// largest message lets a whole frame arrive in one read (the
-			// documented way to size a Recv buffer).
-			buf := make([]byte, maxSize+wsmem.MaxHeaderSize)
-			for {
-				n, typ, err := c.Recv(buf)
-				if err != nil {
-					return
-				}
-				if c.Send(typ, buf[:n]) != nil {
-					return
-				}
+			if c.Send(typ, buf[:n]) != nil {
+				return
 			}
-		}()
-	}
+		}
+	})
 }
 
 func wsmemEchoClient(addr string, p []byte, each func([]byte) bool) error {
