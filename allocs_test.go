@@ -127,6 +127,35 @@ func TestAllocsReceive(t *testing.T) {
 		nextAll()
 	}
 	requireNoAllocs(t, "Next, mixed sizes", nextAll)
+	// The same through Recv into a large buffer: after the large frame,
+	// the first read asks for as much (see readInto) and brings many
+	// short frames; the read buffer that keeps them comes from a size
+	// class, so none is allocated again either, while other connections
+	// use read buffers of the usual size (on which readPool calibrates,
+	// dropping larger ones).
+	for _, mix := range []struct{ small, count int }{{1000, 100}, {5000, 5}, {20000, 100}} {
+		var frames [][]byte
+		for range mix.count {
+			frames = append(frames, cframe(true, OpBinary, make([]byte, mix.small)))
+		}
+		frames = append(frames, cframe(true, OpBinary, make([]byte, 100<<10)))
+		rc := replayServer(t, frames...)
+		big := make([]byte, 1<<20)
+		recvAll := func() {
+			for range frames {
+				if _, _, err := rc.Recv(big); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for range 100000 / len(frames) {
+			recvAll()
+			for range 50 {
+				putBuffer(&readPool, getBuffer(&readPool, defaultConfig.readBufferSize()))
+			}
+		}
+		requireNoAllocs(t, fmt.Sprintf("Recv, %d of %d B then 100 KiB", mix.count, mix.small), recvAll)
+	}
 	// A ping before every message: the pong goes out without allocating.
 	c := replayServer(t, cframe(true, OpPing, []byte("ping")), cframe(true, OpBinary, []byte("x")))
 	buf := make([]byte, 16)

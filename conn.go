@@ -41,6 +41,8 @@ type Conn struct {
 	scratchIn bool   // the last read filled the scratch: the stream is busy
 	viewHeld  bool   // Next lent a view into rbuf or msg
 	truncated bool   // Recv is discarding the rest of a message too big for its buffer
+	landNext  uint32 // the size of the frame that last landed in a caller's buffer (readInto)
+	rpoolBig  bool   // rpool is larger than the read buffer's size: it came from messagePool
 
 	// permessage-deflate, when negotiated.
 	compress bool
@@ -184,6 +186,7 @@ func (c *Conn) resetState() {
 	c.p = parser{}
 	c.rr, c.rw = 0, 0
 	c.scratchIn, c.viewHeld, c.truncated = false, false, false
+	c.landNext = 0
 	c.owner = ownerNone
 	c.readErr, c.writeErr = nil, nil
 	c.closeErr = CloseError{}
@@ -198,7 +201,10 @@ func (c *Conn) resetState() {
 	c.dropSendWindow()
 	c.dropRecvWindow()
 	c.msgSeq++
-	releaseBuffer(&readPool, &c.rpool)
+	if c.rpool != nil {
+		putReadBuffer(c.rpool, c.rpoolBig)
+		c.rpool = nil
+	}
 	messagePool.release(&c.msg)
 	messagePool.release(&c.partial)
 	messagePool.release(&c.pending)

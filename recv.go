@@ -14,6 +14,11 @@ const (
 	ownerReader
 )
 
+// maxLandNext bounds Conn.landNext, the most readInto asks for at once:
+// a frame of up to readChunk payload bytes lands whole, a larger one in
+// pieces of readChunk (see there).
+const maxLandNext = readChunk + MaxHeaderSize
+
 // landMin is the least room a caller's buffer must have for a read to land
 // in it directly when nothing is buffered.
 const landMin = scratchSize
@@ -169,12 +174,12 @@ func (c *Conn) readOnce(need int) error {
 // caller's slab or a pooled buffer. A busy stream leaves the scratch.
 func (c *Conn) makeRoom(need int) {
 	dst := c.rbuf
-	var old = c.rpool
+	old, oldBig := c.rpool, c.rpoolBig
 	if need > len(dst) || (c.scratchIn && c.usingScratch()) {
 		if slab := c.readSlab(); slab != nil && need <= len(slab) {
 			dst = slab
 		} else {
-			c.rpool = getBuffer(&readPool, max(need, c.cfg.readBufferSize()))
+			c.rpool = c.getReadBuffer(need)
 			dst = c.rpool.B
 		}
 	} else {
@@ -182,9 +187,36 @@ func (c *Conn) makeRoom(need int) {
 	}
 	n := copy(dst, c.rbuf[c.rr:c.rw])
 	if old != nil {
-		putBuffer(&readPool, old)
+		putReadBuffer(old, oldBig)
 	}
 	c.rbuf, c.rr, c.rw = dst, 0, n
+}
+
+// getReadBuffer lends a read buffer with room for need bytes and records
+// where from: readPool's, of the read buffer's size, when that is enough;
+// else one of messagePool's size classes, which keep their buffers
+// whatever mix of sizes passes through them (a read that landed in the
+// caller's buffer can bring more than the read buffer's size past a frame,
+// see readInto).
+func (c *Conn) getReadBuffer(need int) *pooledBuffer {
+	if size := c.cfg.readBufferSize(); need <= size {
+		c.rpoolBig = false
+		return getBuffer(&readPool, size)
+	}
+	c.rpoolBig = true
+	b := messagePool.get(need)
+	b.B = b.B[:cap(b.B)]
+	return b
+}
+
+// putReadBuffer gives back b, a pooled read buffer, to the pool
+// getReadBuffer took it from: messagePool when it recorded big.
+func putReadBuffer(b *pooledBuffer, big bool) {
+	if big {
+		messagePool.Put(b)
+		return
+	}
+	putBuffer(&readPool, b)
 }
 
 // keep appends b, bytes read outside the read buffer, to the buffered ones.
@@ -206,7 +238,7 @@ func (c *Conn) release() {
 	}
 	c.rr, c.rw = 0, 0
 	if c.rpool != nil {
-		putBuffer(&readPool, c.rpool)
+		putReadBuffer(c.rpool, c.rpoolBig)
 		c.rpool = nil
 		c.rbuf = c.scratch[:]
 		c.scratchIn = false
@@ -268,10 +300,18 @@ func (c *Conn) nextFrame(land []byte) (int, error) {
 // is buffered: done reports that it took the start of a data frame
 // (placed payload bytes are in land) or failed; else what it read, if
 // anything, is buffered for nextFrame.
+//
+// The read asks for the read buffer's size, or for as much as the frame
+// that landed last took when that was more: a stream of large messages of
+// one size then takes one read per frame, not a first read of the buffer's
+// size and a second for the rest. Whatever the read brings past the frame
+// is buffered (keep), so asking for the last frame's size bounds that
+// excess: at most that size (and maxLandNext), when the peer sends a much
+// shorter frame and more behind it at once.
 func (c *Conn) readInto(land []byte) (placed int, done bool, err error) {
 	c.release()
 	c.scratchIn = false
-	m, err := c.nc.Read(land[:min(len(land), c.cfg.readBufferSize())])
+	m, err := c.nc.Read(land[:min(len(land), max(c.cfg.readBufferSize(), int(c.landNext)))])
 	c.nread += uint64(m)
 	if m == 0 {
 		if err != nil {
@@ -342,6 +382,7 @@ func (c *Conn) landed(b []byte) (placed int, ok bool, err error) {
 			return 0, false, c.fail(err)
 		}
 	}
+	c.landNext = uint32(min(int64(n)+c.p.left, maxLandNext))
 	k := int(min(c.p.left, int64(len(b)-n)))
 	if err := c.p.payload(b[:k], b[n:n+k]); err != nil {
 		return 0, false, c.fail(err)
@@ -563,10 +604,14 @@ func opFlags(op OpCode) Flags {
 // (libdill's ws_recv). The payload is unmasked while it is copied, or read
 // straight into buf, and text is validated as it arrives. A message longer
 // than buf fills buf and returns ErrShortBuffer. Waiting for a message
-// holds no pooled buffer: the first read lands in buf itself, so a buffer
-// with MaxHeaderSize bytes of room beyond the largest message receives a
-// whole frame with one read. Control frames are answered on the way. It
-// allocates nothing.
+// holds no pooled buffer: the first read lands in buf itself and asks for
+// the read buffer's size, or for as much as the frame that landed last took
+// when that was more (up to 64 KiB of payload), so a buffer with
+// MaxHeaderSize bytes of room beyond the largest message receives a stream
+// of equal frames with one read each. Control frames are answered on the
+// way. It allocates nothing at steady state: bytes a read brings past a
+// shorter frame wait in a pooled buffer (of a size class when they are
+// more than the read buffer's size).
 //
 // On AMD Zen 3 the kernel's copy into buf runs about 20 times slower when
 // buf lies 1 to 31 bytes past the received bytes' place in the kernel's

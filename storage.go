@@ -112,13 +112,5 @@ func putBuffer(pool *bytebufferpool.Pool, b *bytebufferpool.ByteBuffer) {
 	pool.Put(b)
 }
 
-// releaseBuffer returns *b to pool, if it holds one, and forgets it.
-func releaseBuffer(pool *bytebufferpool.Pool, b **bytebufferpool.ByteBuffer) {
-	if *b != nil {
-		putBuffer(pool, *b)
-		*b = nil
-	}
-}
-
 // pooledBuffer is a buffer borrowed from one of the pools.
 type pooledBuffer = bytebufferpool.ByteBuffer
