@@ -195,6 +195,9 @@ func (e *deflateEncoder) encode(dst, src []byte, windowBits uint8) ([]byte, bool
 // parse turns src[bs:be] into e.tokens and counts their symbols: greedy
 // LZ77 over hashes of encMinMatch bytes, back-references reaching as far as
 // maxDist into src, stepping faster through stretches without matches.
+// Four positions are probed per step, from one 8-byte load: their hashes
+// and table loads do not wait on each other, where one position per step
+// chained each probe behind the last one's compare.
 func (e *deflateEncoder) parse(src []byte, bs, be int, maxDist uint32) {
 	tokens := e.tokens[:0]
 	base := e.base
@@ -205,13 +208,26 @@ func (e *deflateEncoder) parse(src []byte, bs, be int, maxDist uint32) {
 	// Matches start where 8 bytes can be loaded: the last 7 bytes of a block
 	// only end matches.
 	for last := be - 8; s <= last; {
+		// Positions s to s+3, whose first five bytes cur holds. Those past
+		// last get entries too: an entry is only ever a candidate for a
+		// later position, and positions are at most last.
 		cur := binary.LittleEndian.Uint64(src[s:])
-		h := encHash(cur, shift)
-		cand := table[h]
-		table[h] = base + uint32(s)
-		c := cand - base // wraps for entries of earlier messages
-		if cand < base || uint32(s)-c-1 >= maxDist || (binary.LittleEndian.Uint64(src[c:])^cur)<<(64-8*encMinMatch) != 0 {
-			s += 1 + (s-emit)>>5
+		h0, h1, h2, h3 := encHash(cur, shift), encHash(cur>>8, shift), encHash(cur>>16, shift), encHash(cur>>24, shift)
+		cand0, cand1, cand2, cand3 := table[h0], table[h1], table[h2], table[h3]
+		p := base + uint32(s)
+		table[h0], table[h1], table[h2], table[h3] = p, p+1, p+2, p+3
+		var c uint32
+		switch {
+		case encCandidate(src, cand0, base, s, maxDist, cur):
+			c = cand0 - base
+		case s+1 <= last && encCandidate(src, cand1, base, s+1, maxDist, cur>>8):
+			c, s = cand1-base, s+1
+		case s+2 <= last && encCandidate(src, cand2, base, s+2, maxDist, cur>>16):
+			c, s = cand2-base, s+2
+		case s+3 <= last && encCandidate(src, cand3, base, s+3, maxDist, cur>>24):
+			c, s = cand3-base, s+3
+		default:
+			s += 4 + (s-emit)>>5
 			continue
 		}
 		ci := int(c)
@@ -229,6 +245,13 @@ func (e *deflateEncoder) parse(src []byte, bs, be int, maxDist uint32) {
 		}
 	}
 	e.tokens = e.literals(tokens, src[emit:be])
+}
+
+// encCandidate reports whether the table entry cand is a match for the
+// position s, whose first bytes are the low ones of cur.
+func encCandidate(src []byte, cand, base uint32, s int, maxDist uint32, cur uint64) bool {
+	c := cand - base
+	return cand >= base && uint32(s)-c-1 < maxDist && (binary.LittleEndian.Uint64(src[c:])^cur)<<(64-8*encMinMatch) == 0
 }
 
 // encHash hashes the low encMinMatch bytes of v to shift's number of bits
