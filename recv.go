@@ -179,7 +179,7 @@ func (c *Conn) makeRoom(need int) {
 		if slab := c.readSlab(); slab != nil && need <= len(slab) {
 			dst = slab
 		} else {
-			c.rpool = c.getReadBuffer(need)
+			c.rpool, c.rpoolBig = c.getReadBuffer(need)
 			dst = c.rpool.B
 		}
 	} else {
@@ -192,21 +192,18 @@ func (c *Conn) makeRoom(need int) {
 	c.rbuf, c.rr, c.rw = dst, 0, n
 }
 
-// getReadBuffer lends a read buffer with room for need bytes and records
-// where from: readPool's, of the read buffer's size, when that is enough;
-// else one of messagePool's size classes, which keep their buffers
-// whatever mix of sizes passes through them (a read that landed in the
-// caller's buffer can bring more than the read buffer's size past a frame,
-// see readInto).
-func (c *Conn) getReadBuffer(need int) *pooledBuffer {
+// getReadBuffer lends a read buffer with room for need bytes: readPool's,
+// of the read buffer's size, when that is enough; else (big) one of
+// messagePool's size classes, which keep their buffers whatever mix of
+// sizes passes through them (a read that landed in the caller's buffer can
+// bring more than the read buffer's size past a frame, see readInto).
+func (c *Conn) getReadBuffer(need int) (b *pooledBuffer, big bool) {
 	if size := c.cfg.readBufferSize(); need <= size {
-		c.rpoolBig = false
-		return getBuffer(&readPool, size)
+		return getBuffer(&readPool, size), false
 	}
-	c.rpoolBig = true
-	b := messagePool.get(need)
+	b = messagePool.get(need)
 	b.B = b.B[:cap(b.B)]
-	return b
+	return b, true
 }
 
 // putReadBuffer gives back b, a pooled read buffer, to the pool
